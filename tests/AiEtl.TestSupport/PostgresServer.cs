@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Npgsql;
+
+namespace AiEtl.TestSupport;
+
+/// <summary>
+/// A real PostgreSQL server (Debian's postgresql package) started as a child process on a free loopback port,
+/// in a temp dir, with <c>wal_level=logical</c>. Runs as the <c>postgres</c> user when the caller is root
+/// (initdb refuses root). Stopped by PID on dispose.
+/// </summary>
+public sealed class PostgresServer : IAsyncDisposable
+{
+    private Process? _process;
+    private readonly string _dir;
+
+    public int Port { get; }
+    public string DataDir => Path.Combine(_dir, "data");
+    public string SocketDir => Path.Combine(_dir, "sock");
+    public string BinDir { get; }
+    public TimeSpan StartupTime { get; private set; }
+
+    /// <summary>Connection string for the <c>postgres</c> superuser over TCP loopback.</summary>
+    public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=true;Include Error Detail=true";
+
+    public string ConnectionStringFor(string database) =>
+        $"Host=127.0.0.1;Port={Port};Username=postgres;Database={database};Pooling=true;Include Error Detail=true";
+
+    public int Pid => _process?.Id ?? 0;
+
+    private PostgresServer(string binDir, string dir, int port)
+    {
+        BinDir = binDir;
+        _dir = dir;
+        Port = port;
+    }
+
+    /// <summary>Finds the newest installed PostgreSQL server's bin directory, or throws naming the package.</summary>
+    public static string FindBinDir()
+    {
+        const string root = "/usr/lib/postgresql";
+        if (Directory.Exists(root))
+        {
+            var best = Directory.GetDirectories(root)
+                .Select(d => (dir: d, ok: int.TryParse(Path.GetFileName(d), out var v), v))
+                .Where(x => x.ok && File.Exists(Path.Combine(x.dir, "bin", "postgres")) && File.Exists(Path.Combine(x.dir, "bin", "initdb")))
+                .OrderByDescending(x => x.v)
+                .FirstOrDefault();
+            if (best.dir != null) return Path.Combine(best.dir, "bin");
+        }
+        var initdb = ServerProcess.RequireBinary("postgresql", "initdb");
+        return Path.GetDirectoryName(initdb)!;
+    }
+
+    public static async Task<PostgresServer> StartAsync(CancellationToken ct = default)
+    {
+        var sw = Stopwatch.StartNew();
+        var bin = FindBinDir();
+        var dir = ServerProcess.CreateTempDir("pg");
+        var server = new PostgresServer(bin, dir, ServerProcess.FreePort());
+        Directory.CreateDirectory(server.SocketDir);
+        var asRoot = ServerProcess.IsRoot;
+        if (asRoot)
+        {
+            // initdb and postgres refuse to run as root: hand the directory to the postgres user.
+            ServerProcess.Run("chown", ["-R", "postgres:postgres", dir]);
+            ServerProcess.Run("chmod", ["755", dir]);
+        }
+        server.Exec(asRoot, Path.Combine(bin, "initdb"),
+            ["-D", server.DataDir, "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C", "--no-sync"]);
+        var args = new List<string>
+        {
+            "-D", server.DataDir, "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-c", "listen_addresses=127.0.0.1", "-c", $"unix_socket_directories={server.SocketDir}",
+            "-c", "wal_level=logical", "-c", "max_wal_senders=20", "-c", "max_replication_slots=20",
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+            "-c", "max_connections=200", "-c", "shared_buffers=128MB",
+        };
+        var log = Path.Combine(dir, "postgres.log");
+        server._process = asRoot
+            ? ServerProcess.StartBackground("setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", Path.Combine(bin, "postgres"), .. args], log)
+            : ServerProcess.StartBackground(Path.Combine(bin, "postgres"), args, log);
+        await ServerProcess.WaitUntilAsync(async () =>
+        {
+            if (server._process.HasExited) throw new InvalidOperationException($"postgres exited with {server._process.ExitCode}: {ServerProcess.TailOf(log)}");
+            await using var conn = new NpgsqlConnection(server.ConnectionString + ";Pooling=false;Timeout=2");
+            await conn.OpenAsync(ct).ConfigureAwait(false);
+            return true;
+        }, TimeSpan.FromSeconds(60), () => ServerProcess.TailOf(log)).ConfigureAwait(false);
+        server.StartupTime = sw.Elapsed;
+        ServerProcess.Log($"PostgreSQL ({bin}) ready on 127.0.0.1:{server.Port} pid {server.Pid} in {sw.ElapsedMilliseconds} ms (dir {dir})");
+        return server;
+    }
+
+    private void Exec(bool asRoot, string file, string[] args)
+    {
+        if (asRoot) ServerProcess.Run("setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", file, .. args], TimeSpan.FromSeconds(120));
+        else ServerProcess.Run(file, args, TimeSpan.FromSeconds(120));
+    }
+
+    /// <summary>Runs a SQL command on the <c>postgres</c> database.</summary>
+    public async Task ExecuteAsync(string sql, CancellationToken ct = default)
+    {
+        await using var conn = new NpgsqlConnection(ConnectionString);
+        await conn.OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    public async Task<T?> ScalarAsync<T>(string sql, CancellationToken ct = default)
+    {
+        await using var conn = new NpgsqlConnection(ConnectionString);
+        await conn.OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        var v = await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false);
+        return v is null or DBNull ? default : (T)Convert.ChangeType(v, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        // SIGINT = PostgreSQL's fast shutdown.
+        ServerProcess.Stop(_process, ServerProcess.SIGINT, TimeSpan.FromSeconds(10));
+        _process?.Dispose();
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        return ValueTask.CompletedTask;
+    }
+}
