@@ -1,0 +1,115 @@
+using Apache.Arrow;
+
+namespace AiEtl.Engine.Runtime;
+
+/// <summary>Where an operator or connector instance runs: its name, index and the parallelism of its vertex.</summary>
+public sealed class TaskInfo
+{
+    public required string Pipeline { get; init; }
+    /// <summary>Name of the vertex (source name, operator chain, sink name).</summary>
+    public required string Vertex { get; init; }
+    public required int Index { get; init; }
+    public required int Parallelism { get; init; }
+    public override string ToString() => $"{Vertex}[{Index}/{Parallelism}]";
+}
+
+/// <summary>What a source reader or sink writer gets from the runtime.</summary>
+public sealed class ConnectorContext
+{
+    public required TaskInfo Task { get; init; }
+    /// <summary>Where records that fail to decode or convert go (never dropped).</summary>
+    public required IDeadLetterOutput DeadLetters { get; init; }
+    public required EngineMetrics Metrics { get; init; }
+}
+
+/// <summary>
+/// A source: describes its output schema and how many readers can run in parallel, and creates them.
+/// Connectors are registered explicitly (no reflection scanning).
+/// </summary>
+public interface ISource
+{
+    string Name { get; }
+    Schema Schema { get; }
+    /// <summary>How many readers can share the work (splits); the runtime runs at most this many.</summary>
+    int MaxParallelism { get; }
+    /// <summary>True when the input ends by itself (files, a generator with a row limit).</summary>
+    bool IsBounded { get; }
+    /// <summary>Creates the reader for <c>context.Task.Index</c> of <c>context.Task.Parallelism</c>.</summary>
+    ISourceReader CreateReader(ConnectorContext context);
+}
+
+/// <summary>Pulls batches from one share of a source.</summary>
+public interface ISourceReader : IAsyncDisposable
+{
+    /// <summary>
+    /// Restores the position from the last complete checkpoint (opaque bytes written by
+    /// <see cref="SnapshotPosition"/>); called once, before the first read, only when restoring.
+    /// </summary>
+    void RestorePosition(ReadOnlySpan<byte> position);
+
+    /// <summary>
+    /// The next batch, an empty batch when nothing arrived within the reader's poll interval (so that
+    /// checkpoints can pass), or null at the end of the input. The caller owns the returned batch.
+    /// </summary>
+    ValueTask<Batch?> ReadNextBatchAsync(CancellationToken ct);
+
+    /// <summary>The position just after the last batch returned (stored in checkpoints).</summary>
+    byte[] SnapshotPosition();
+
+    /// <summary>The checkpoint that holds a position has completed (e.g. commit offsets upstream).</summary>
+    ValueTask OnCheckpointCompleteAsync(long checkpointId, CancellationToken ct) => default;
+}
+
+/// <summary>A sink: creates one writer per parallel instance.</summary>
+public interface ISink
+{
+    string Name { get; }
+    /// <summary>Upper bound on parallel writers (1 for a single output file).</summary>
+    int MaxParallelism { get; }
+    /// <summary>Checks the input schema before the pipeline starts; returns problems (empty when fine).</summary>
+    IReadOnlyList<string> Validate(Schema input) => [];
+    ISinkWriter CreateWriter(Schema input, ConnectorContext context);
+}
+
+/// <summary>
+/// Writes batches. Exactly-once sinks make writes visible only in <see cref="CommitAsync"/> (two-phase):
+/// <see cref="PreCommitAsync"/> at a checkpoint barrier makes them durable and returns the state needed to
+/// finish or discard them after a crash; <see cref="OpenAsync"/> receives that state from the last complete
+/// checkpoint and must commit what it lists (idempotently) and discard anything newer.
+/// </summary>
+public interface ISinkWriter : IAsyncDisposable
+{
+    ValueTask OpenAsync(byte[]? restoredState, CancellationToken ct);
+
+    /// <summary>Writes a batch. The caller keeps ownership and disposes it after the call.</summary>
+    ValueTask WriteAsync(Batch batch, CancellationToken ct);
+
+    /// <summary>Flushes and makes durable everything written since the last barrier.</summary>
+    ValueTask<byte[]?> PreCommitAsync(long checkpointId, CancellationToken ct);
+
+    /// <summary>The checkpoint completed: make its pre-committed writes visible.</summary>
+    ValueTask CommitAsync(long checkpointId, CancellationToken ct);
+}
+
+/// <summary>One record that could not be decoded or converted.</summary>
+public sealed class DeadLetter
+{
+    /// <summary>Name of the source (or operator) that produced it.</summary>
+    public required string Source { get; init; }
+    /// <summary>Where the record was: e.g. file/line/byte_offset, topic/partition/offset, or lsn.</summary>
+    public required IReadOnlyList<KeyValuePair<string, object>> Position { get; init; }
+    /// <summary>decode | convert | schema | overflow | cast | …</summary>
+    public required string ErrorClass { get; init; }
+    public required string Error { get; init; }
+    /// <summary>The raw bytes exactly as read.</summary>
+    public required ReadOnlyMemory<byte> Raw { get; init; }
+}
+
+/// <summary>Receives dead letters; implementations must not lose them (flushed at checkpoints).</summary>
+public interface IDeadLetterOutput : IAsyncDisposable
+{
+    void Write(DeadLetter letter);
+    /// <summary>Makes everything written so far durable (called at every checkpoint and at the end).</summary>
+    ValueTask FlushAsync(CancellationToken ct);
+    long Count { get; }
+}
