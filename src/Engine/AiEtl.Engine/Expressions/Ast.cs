@@ -1,0 +1,30 @@
+using AiEtl.Engine.Columns;
+
+namespace AiEtl.Engine.Expressions;
+
+/// <summary>Expression syntax tree; <c>Position</c> is the 0-based character offset in the source text.</summary>
+public abstract record Expr(int Position);
+
+public sealed record ColumnRef(string Name, int Position) : Expr(Position);
+
+/// <summary>A constant: long, double, string, bool, or null.</summary>
+public sealed record Literal(object? Value, int Position) : Expr(Position);
+
+public sealed record UnaryExpr(string Op, Expr Operand, int Position) : Expr(Position);
+
+public sealed record BinaryExpr(string Op, Expr Left, Expr Right, int Position) : Expr(Position);
+
+public sealed record IsNullExpr(Expr Operand, bool Negated, int Position) : Expr(Position);
+
+public sealed record CallExpr(string Name, IReadOnlyList<Expr> Args, int Position) : Expr(Position);
+
+public sealed record CastExpr(Expr Operand, ColumnKind To, int Position) : Expr(Position);
+
+/// <summary>An expression with an optional output name (<c>expr AS name</c>).</summary>
+public sealed record NamedExpr(Expr Expr, string? Alias);
+
+/// <summary>A syntax or binding error with its position in the expression text.</summary>
+public sealed class ExpressionException(string message, int position) : Exception(message)
+{
+    public int Position { get; } = position;
+}

@@ -1,0 +1,206 @@
+using System.Globalization;
+using AiEtl.Engine.Columns;
+using Apache.Arrow;
+
+namespace AiEtl.Engine.Expressions;
+
+/// <summary>Resolves names against a schema, checks and infers types, and builds vectorized expressions.</summary>
+public sealed class Binder(Schema schema)
+{
+    public Schema Schema => schema;
+
+    public VExpr Bind(Expr e) => e switch
+    {
+        ColumnRef c => BindColumn(c),
+        Literal l => BindLiteral(l),
+        UnaryExpr { Op: "NOT" } u => new NotVExpr(RequireBool(Bind(u.Operand), u.Operand.Position, "NOT")),
+        UnaryExpr { Op: "-" } u => BindNegate(u),
+        BinaryExpr { Op: "AND" or "OR" } b => new LogicVExpr(b.Op, RequireBool(Bind(b.Left), b.Left.Position, b.Op), RequireBool(Bind(b.Right), b.Right.Position, b.Op)),
+        BinaryExpr { Op: "+" or "-" or "*" or "/" or "%" } b => BindArith(b),
+        BinaryExpr { Op: "||" } b => new FuncVExpr("concat", [Bind(b.Left), Bind(b.Right)], ColumnKind.String),
+        BinaryExpr b => BindCompare(b),
+        IsNullExpr n => new IsNullVExpr(Bind(n.Operand), n.Negated),
+        CastExpr c => BindCast(c),
+        CallExpr f => BindCall(f),
+        _ => throw new ExpressionException($"unsupported expression {e.GetType().Name}", e.Position),
+    };
+
+    private VExpr BindColumn(ColumnRef c)
+    {
+        var fields = schema.FieldsList;
+        var idx = -1;
+        for (var i = 0; i < fields.Count; i++) if (fields[i].Name == c.Name) { idx = i; break; }
+        if (idx < 0)
+        {
+            var ci = Enumerable.Range(0, fields.Count).Where(i => string.Equals(fields[i].Name, c.Name, StringComparison.OrdinalIgnoreCase)).ToList();
+            if (ci.Count == 1) idx = ci[0];
+        }
+        if (idx < 0)
+        {
+            var hint = fields.Select(f => f.Name).OrderBy(n => Levenshtein(n.ToLowerInvariant(), c.Name.ToLowerInvariant())).FirstOrDefault();
+            throw new ExpressionException($"unknown column '{c.Name}'" + (hint != null && Levenshtein(hint.ToLowerInvariant(), c.Name.ToLowerInvariant()) <= 3 ? $"; did you mean '{hint}'?" : "") +
+                $" (columns: {string.Join(", ", fields.Select(f => f.Name))})", c.Position);
+        }
+        return new ColumnVExpr(idx, fields[idx].Name, ColumnTypes.FromArrow(fields[idx].DataType));
+    }
+
+    private static LiteralVExpr BindLiteral(Literal l) => l.Value switch
+    {
+        null => new LiteralVExpr(null, ColumnKind.Int64),
+        long v => new LiteralVExpr(v, ColumnKind.Int64),
+        double v => new LiteralVExpr(v, ColumnKind.Float64),
+        bool v => new LiteralVExpr(v, ColumnKind.Bool),
+        string v => new LiteralVExpr(v, ColumnKind.String),
+        _ => throw new ExpressionException("unsupported literal", l.Position),
+    };
+
+    private VExpr BindNegate(UnaryExpr u)
+    {
+        var x = Bind(u.Operand);
+        if (!IsNumeric(x.Kind)) throw new ExpressionException($"cannot negate a {ColumnTypes.Name(x.Kind)}", u.Position);
+        return new NegateVExpr(x);
+    }
+
+    private static VExpr RequireBool(VExpr x, int pos, string op)
+    {
+        if (x is LiteralVExpr { Value: null }) return new LiteralVExpr(null, ColumnKind.Bool);
+        if (x.Kind != ColumnKind.Bool) throw new ExpressionException($"argument of {op} must be boolean, not {ColumnTypes.Name(x.Kind)}", pos);
+        return x;
+    }
+
+    public static bool IsNumeric(ColumnKind k) => k is ColumnKind.Int32 or ColumnKind.Int64 or ColumnKind.Float64;
+
+    private static ColumnKind Wider(ColumnKind a, ColumnKind b) =>
+        a == ColumnKind.Float64 || b == ColumnKind.Float64 ? ColumnKind.Float64
+        : a == ColumnKind.Int64 || b == ColumnKind.Int64 ? ColumnKind.Int64 : ColumnKind.Int32;
+
+    /// <summary>Narrows an integer literal to int32 next to an int32 operand (as PostgreSQL types small literals).</summary>
+    private static VExpr Fit(VExpr lit, ColumnKind other)
+    {
+        if (lit is LiteralVExpr { Value: long v } && other == ColumnKind.Int32 && v is >= int.MinValue and <= int.MaxValue)
+            return new LiteralVExpr((int)v, ColumnKind.Int32);
+        if (lit is LiteralVExpr { Value: null } && other != lit.Kind) return new LiteralVExpr(null, other);
+        return lit;
+    }
+
+    private VExpr BindArith(BinaryExpr b)
+    {
+        var l = Bind(b.Left);
+        var r = Bind(b.Right);
+        l = Fit(l, r.Kind);
+        r = Fit(r, l.Kind);
+        if (!IsNumeric(l.Kind) || !IsNumeric(r.Kind))
+            throw new ExpressionException($"operator {b.Op} needs numbers, got {ColumnTypes.Name(l.Kind)} {b.Op} {ColumnTypes.Name(r.Kind)}", b.Position);
+        return new ArithVExpr(b.Op, l, r, Wider(l.Kind, r.Kind));
+    }
+
+    private VExpr BindCompare(BinaryExpr b)
+    {
+        var l = Bind(b.Left);
+        var r = Bind(b.Right);
+        l = Coerce(l, r.Kind, b.Left.Position);
+        r = Coerce(r, l.Kind, b.Right.Position);
+        ColumnKind k;
+        if (IsNumeric(l.Kind) && IsNumeric(r.Kind)) k = Wider(l.Kind, r.Kind);
+        else if (l.Kind == r.Kind) k = l.Kind;
+        else if (l.Kind is ColumnKind.Date or ColumnKind.Timestamp && r.Kind is ColumnKind.Date or ColumnKind.Timestamp)
+        {
+            k = ColumnKind.Timestamp;
+            if (l.Kind == ColumnKind.Date) l = new CastVExpr(l, k);
+            if (r.Kind == ColumnKind.Date) r = new CastVExpr(r, k);
+        }
+        else throw new ExpressionException($"cannot compare {ColumnTypes.Name(l.Kind)} with {ColumnTypes.Name(r.Kind)}", b.Position);
+        // Keep a literal on the right so the constant fast path applies.
+        if (l is LiteralVExpr && r is not LiteralVExpr)
+        {
+            var flipped = b.Op switch { "<" => ">", "<=" => ">=", ">" => "<", ">=" => "<=", _ => b.Op };
+            return new CompareVExpr(flipped, r, CoerceLiteral(l, k), k);
+        }
+        return new CompareVExpr(b.Op, l, CoerceLiteral(r, k), k);
+    }
+
+    private static VExpr CoerceLiteral(VExpr x, ColumnKind k)
+    {
+        if (x is not LiteralVExpr { Value: not null } lit || lit.Kind == k) return x;
+        if (IsNumeric(k) && IsNumeric(lit.Kind))
+        {
+            if (k == ColumnKind.Float64) return new LiteralVExpr(Convert.ToDouble(lit.Value, CultureInfo.InvariantCulture), k);
+            if (k == ColumnKind.Int64 && lit.Value is int i) return new LiteralVExpr((long)i, k);
+        }
+        return x;
+    }
+
+    /// <summary>String literals next to a timestamp/date/number are parsed at bind time.</summary>
+    private static VExpr Coerce(VExpr x, ColumnKind other, int pos)
+    {
+        if (x is LiteralVExpr { Value: string s } && other != ColumnKind.String)
+        {
+            if (!Values.TryConvert(s, ColumnKind.String, other, out var v, out var err))
+                throw new ExpressionException($"'{s}' is not a valid {ColumnTypes.Name(other)}: {err}", pos);
+            return new LiteralVExpr(v, other);
+        }
+        return Fit(x, other);
+    }
+
+    private VExpr BindCast(CastExpr c)
+    {
+        var x = Bind(c.Operand);
+        if (x is LiteralVExpr { Value: null }) return new LiteralVExpr(null, c.To);
+        if (x is LiteralVExpr { Value: { } v } lit)
+        {
+            if (!Values.TryConvert(v, lit.Kind, c.To, out var r, out var err))
+                throw new ExpressionException($"cannot cast {lit.Describe()} to {ColumnTypes.Name(c.To)}: {err}", c.Position);
+            return new LiteralVExpr(r, c.To);
+        }
+        return new CastVExpr(x, c.To);
+    }
+
+    private VExpr BindCall(CallExpr f)
+    {
+        if (!FuncVExpr.Known.Contains(f.Name))
+            throw new ExpressionException($"unknown function '{f.Name}' (known: {string.Join(", ", FuncVExpr.Known.Order())})", f.Position);
+        var args = f.Args.Select(Bind).ToList();
+        void Arity(int min, int max)
+        {
+            if (args.Count < min || args.Count > max)
+                throw new ExpressionException($"{f.Name} takes {(min == max ? min.ToString(CultureInfo.InvariantCulture) : $"{min} to {(max == int.MaxValue ? "any" : max.ToString(CultureInfo.InvariantCulture))}")} argument(s), got {args.Count}", f.Position);
+        }
+        switch (f.Name)
+        {
+            case "lower" or "upper" or "length":
+                Arity(1, 1);
+                if (args[0].Kind != ColumnKind.String) throw new ExpressionException($"{f.Name} needs a string, got {ColumnTypes.Name(args[0].Kind)}", f.Args[0].Position);
+                return new FuncVExpr(f.Name, args, f.Name == "length" ? ColumnKind.Int32 : ColumnKind.String);
+            case "abs":
+                Arity(1, 1);
+                if (!IsNumeric(args[0].Kind)) throw new ExpressionException($"abs needs a number, got {ColumnTypes.Name(args[0].Kind)}", f.Args[0].Position);
+                return new FuncVExpr(f.Name, args, args[0].Kind);
+            case "coalesce":
+            {
+                Arity(1, int.MaxValue);
+                var typed = args.Where(a => a is not LiteralVExpr { Value: null }).ToList();
+                var k = typed.Count == 0 ? ColumnKind.Int64 : typed[0].Kind;
+                foreach (var a in typed)
+                {
+                    if (a.Kind == k) continue;
+                    if (IsNumeric(a.Kind) && IsNumeric(k)) k = Wider(a.Kind, k);
+                    else throw new ExpressionException($"coalesce arguments must share a type: {ColumnTypes.Name(k)} and {ColumnTypes.Name(a.Kind)}", f.Position);
+                }
+                return new FuncVExpr(f.Name, args, k);
+            }
+            default:
+                return new FuncVExpr(f.Name, args, ColumnKind.String);
+        }
+    }
+
+    public static int Levenshtein(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (var j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (var i = 1; i <= a.Length; i++)
+            for (var j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+}

@@ -1,0 +1,295 @@
+using System.Globalization;
+using System.Text;
+using AiEtl.Engine.Columns;
+
+namespace AiEtl.Engine.Expressions;
+
+/// <summary>
+/// Parses the expression form shared by operator chains and SQL: literals, column names (plain or
+/// "quoted"), arithmetic, comparison, AND/OR/NOT, IS [NOT] NULL, function calls, CAST(x AS type),
+/// parentheses, and <c>expr AS alias</c> in select lists. Errors carry the offending position.
+/// </summary>
+public sealed class ExprParser
+{
+    private readonly string _text;
+    private int _pos;
+
+    private ExprParser(string text) => _text = text;
+
+    public static Expr Parse(string text)
+    {
+        var p = new ExprParser(text);
+        var e = p.ParseOr();
+        p.SkipWs();
+        if (p._pos < text.Length) throw new ExpressionException($"unexpected '{text[p._pos]}' after the expression", p._pos);
+        return e;
+    }
+
+    public static NamedExpr ParseNamed(string text)
+    {
+        var p = new ExprParser(text);
+        var e = p.ParseOr();
+        string? alias = null;
+        if (p.TryKeyword("AS"))
+        {
+            p.SkipWs();
+            var at = p._pos;
+            alias = p.TryIdentifier() ?? throw new ExpressionException("expected a name after AS", at);
+        }
+        p.SkipWs();
+        if (p._pos < text.Length) throw new ExpressionException($"unexpected '{text[p._pos]}' after the expression", p._pos);
+        return new NamedExpr(e, alias);
+    }
+
+    private void SkipWs()
+    {
+        while (_pos < _text.Length && char.IsWhiteSpace(_text[_pos])) _pos++;
+    }
+
+    private bool TryKeyword(string kw)
+    {
+        SkipWs();
+        if (_pos + kw.Length > _text.Length) return false;
+        if (string.Compare(_text, _pos, kw, 0, kw.Length, StringComparison.OrdinalIgnoreCase) != 0) return false;
+        var end = _pos + kw.Length;
+        if (end < _text.Length && (char.IsLetterOrDigit(_text[end]) || _text[end] == '_')) return false;
+        _pos = end;
+        return true;
+    }
+
+    private bool TryOp(string op)
+    {
+        SkipWs();
+        if (string.CompareOrdinal(_text, _pos, op, 0, op.Length) != 0) return false;
+        _pos += op.Length;
+        return true;
+    }
+
+    private Expr ParseOr()
+    {
+        var left = ParseAnd();
+        while (true)
+        {
+            SkipWs();
+            var at = _pos;
+            if (!TryKeyword("OR")) return left;
+            left = new BinaryExpr("OR", left, ParseAnd(), at);
+        }
+    }
+
+    private Expr ParseAnd()
+    {
+        var left = ParseNot();
+        while (true)
+        {
+            SkipWs();
+            var at = _pos;
+            if (!TryKeyword("AND")) return left;
+            left = new BinaryExpr("AND", left, ParseNot(), at);
+        }
+    }
+
+    private Expr ParseNot()
+    {
+        SkipWs();
+        var at = _pos;
+        if (TryKeyword("NOT")) return new UnaryExpr("NOT", ParseNot(), at);
+        return ParseComparison();
+    }
+
+    private static readonly string[] CompareOps = ["<=", ">=", "<>", "!=", "=", "<", ">"];
+
+    private Expr ParseComparison()
+    {
+        var left = ParseAdditive();
+        SkipWs();
+        var at = _pos;
+        if (TryKeyword("IS"))
+        {
+            var negated = TryKeyword("NOT");
+            if (!TryKeyword("NULL")) throw new ExpressionException("expected NULL or NOT NULL after IS", _pos);
+            return new IsNullExpr(left, negated, at);
+        }
+        foreach (var op in CompareOps)
+        {
+            if (TryOp(op))
+            {
+                var right = ParseAdditive();
+                return new BinaryExpr(op == "!=" ? "<>" : op, left, right, at);
+            }
+        }
+        return left;
+    }
+
+    private Expr ParseAdditive()
+    {
+        var left = ParseMultiplicative();
+        while (true)
+        {
+            SkipWs();
+            var at = _pos;
+            if (TryOp("||")) left = new BinaryExpr("||", left, ParseMultiplicative(), at);
+            else if (TryOp("+")) left = new BinaryExpr("+", left, ParseMultiplicative(), at);
+            else if (TryOp("-")) left = new BinaryExpr("-", left, ParseMultiplicative(), at);
+            else return left;
+        }
+    }
+
+    private Expr ParseMultiplicative()
+    {
+        var left = ParseUnary();
+        while (true)
+        {
+            SkipWs();
+            var at = _pos;
+            if (TryOp("*")) left = new BinaryExpr("*", left, ParseUnary(), at);
+            else if (TryOp("/")) left = new BinaryExpr("/", left, ParseUnary(), at);
+            else if (TryOp("%")) left = new BinaryExpr("%", left, ParseUnary(), at);
+            else return left;
+        }
+    }
+
+    private Expr ParseUnary()
+    {
+        SkipWs();
+        var at = _pos;
+        if (TryOp("-"))
+        {
+            var operand = ParseUnary();
+            return operand switch
+            {
+                Literal { Value: long l } => new Literal(-l, at),
+                Literal { Value: double d } => new Literal(-d, at),
+                _ => new UnaryExpr("-", operand, at),
+            };
+        }
+        if (TryOp("+")) return ParseUnary();
+        return ParsePrimary();
+    }
+
+    private Expr ParsePrimary()
+    {
+        SkipWs();
+        var at = _pos;
+        if (_pos >= _text.Length) throw new ExpressionException("expected an expression, found the end of the text", _pos);
+        var c = _text[_pos];
+        if (c == '(')
+        {
+            _pos++;
+            var e = ParseOr();
+            if (!TryOp(")")) throw new ExpressionException("expected ')'", _pos);
+            return e;
+        }
+        if (c == '\'') return new Literal(ReadString(), at);
+        if (char.IsAsciiDigit(c) || (c == '.' && _pos + 1 < _text.Length && char.IsAsciiDigit(_text[_pos + 1]))) return ReadNumber();
+        if (TryKeyword("NULL")) return new Literal(null, at);
+        if (TryKeyword("TRUE")) return new Literal(true, at);
+        if (TryKeyword("FALSE")) return new Literal(false, at);
+        if (TryKeyword("CAST"))
+        {
+            if (!TryOp("(")) throw new ExpressionException("expected '(' after CAST", _pos);
+            var operand = ParseOr();
+            if (!TryKeyword("AS")) throw new ExpressionException("expected AS in CAST(expr AS type)", _pos);
+            SkipWs();
+            var tpos = _pos;
+            var tname = TryIdentifier() ?? throw new ExpressionException("expected a type name", tpos);
+            if (!ColumnTypes.ByName.TryGetValue(tname, out var kind))
+                throw new ExpressionException($"unknown type '{tname}' (known: {string.Join(", ", ColumnTypes.ByName.Keys)})", tpos);
+            if (!TryOp(")")) throw new ExpressionException("expected ')' to close CAST", _pos);
+            return new CastExpr(operand, kind, at);
+        }
+        var name = TryIdentifier(out var quoted) ?? throw new ExpressionException($"unexpected '{c}'", _pos);
+        SkipWs();
+        if (!quoted && _pos < _text.Length && _text[_pos] == '(')
+        {
+            _pos++;
+            var args = new List<Expr>();
+            if (!TryOp(")"))
+            {
+                do args.Add(ParseOr());
+                while (TryOp(","));
+                if (!TryOp(")")) throw new ExpressionException($"expected ',' or ')' in the arguments of {name}", _pos);
+            }
+            return new CallExpr(name.ToLowerInvariant(), args, at);
+        }
+        return new ColumnRef(name, at);
+    }
+
+    private string? TryIdentifier() => TryIdentifier(out _);
+
+    private string? TryIdentifier(out bool quoted)
+    {
+        SkipWs();
+        quoted = false;
+        if (_pos >= _text.Length) return null;
+        if (_text[_pos] == '"')
+        {
+            quoted = true;
+            var start = _pos;
+            var sb = new StringBuilder();
+            _pos++;
+            while (true)
+            {
+                if (_pos >= _text.Length) throw new ExpressionException("unterminated quoted name", start);
+                if (_text[_pos] == '"')
+                {
+                    if (_pos + 1 < _text.Length && _text[_pos + 1] == '"') { sb.Append('"'); _pos += 2; continue; }
+                    _pos++;
+                    return sb.ToString();
+                }
+                sb.Append(_text[_pos++]);
+            }
+        }
+        if (!(char.IsLetter(_text[_pos]) || _text[_pos] == '_')) return null;
+        var s = _pos;
+        while (_pos < _text.Length && (char.IsLetterOrDigit(_text[_pos]) || _text[_pos] == '_')) _pos++;
+        return _text[s.._pos];
+    }
+
+    private string ReadString()
+    {
+        var start = _pos;
+        var sb = new StringBuilder();
+        _pos++;
+        while (true)
+        {
+            if (_pos >= _text.Length) throw new ExpressionException("unterminated string literal (strings are in single quotes; write '' for a quote)", start);
+            if (_text[_pos] == '\'')
+            {
+                if (_pos + 1 < _text.Length && _text[_pos + 1] == '\'') { sb.Append('\''); _pos += 2; continue; }
+                _pos++;
+                return sb.ToString();
+            }
+            sb.Append(_text[_pos++]);
+        }
+    }
+
+    private Literal ReadNumber()
+    {
+        var start = _pos;
+        while (_pos < _text.Length && char.IsAsciiDigit(_text[_pos])) _pos++;
+        var isFloat = false;
+        if (_pos < _text.Length && _text[_pos] == '.')
+        {
+            isFloat = true;
+            _pos++;
+            while (_pos < _text.Length && char.IsAsciiDigit(_text[_pos])) _pos++;
+        }
+        if (_pos < _text.Length && (_text[_pos] == 'e' || _text[_pos] == 'E'))
+        {
+            var save = _pos;
+            _pos++;
+            if (_pos < _text.Length && (_text[_pos] == '+' || _text[_pos] == '-')) _pos++;
+            if (_pos < _text.Length && char.IsAsciiDigit(_text[_pos]))
+            {
+                isFloat = true;
+                while (_pos < _text.Length && char.IsAsciiDigit(_text[_pos])) _pos++;
+            }
+            else _pos = save;
+        }
+        var span = _text.AsSpan(start, _pos - start);
+        if (!isFloat && long.TryParse(span, NumberStyles.None, CultureInfo.InvariantCulture, out var l)) return new Literal(l, start);
+        if (double.TryParse(span, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)) return new Literal(d, start);
+        throw new ExpressionException($"number '{span}' is out of range", start);
+    }
+}

@@ -1,0 +1,363 @@
+using System.Globalization;
+using System.Text;
+using AiEtl.Engine.Columns;
+using AiEtl.Engine.Kernels;
+using AiEtl.Engine.Memory;
+using Apache.Arrow;
+
+namespace AiEtl.Engine.Expressions;
+
+/// <summary>Writes string results row by row into pooled buffers (for string-producing functions and casts).</summary>
+internal sealed unsafe class StringOut
+{
+    private readonly BatchAssembler _asm;
+    private readonly int _n;
+    private readonly NativeBuffer _offsets;
+    private NativeBuffer _data;
+    private readonly NativeBuffer _validity;
+    private int _pos;
+    private int _row;
+    private int _nulls;
+
+    public StringOut(BatchAssembler asm, int n, int bytesHint)
+    {
+        _asm = asm;
+        _n = n;
+        _offsets = asm.Rent((n + 1) * 4);
+        _data = asm.Pool.Rent(Math.Max(bytesHint, 64));
+        _validity = asm.Rent(Bits.Bytes(n) + 8);
+        new Span<byte>(_validity.Pointer, Bits.Bytes(n)).Clear();
+        ((int*)_offsets.Pointer)[0] = 0;
+    }
+
+    public void Null()
+    {
+        _nulls++;
+        ((int*)_offsets.Pointer)[++_row] = _pos;
+    }
+
+    public void Add(ReadOnlySpan<byte> utf8)
+    {
+        Ensure(utf8.Length);
+        utf8.CopyTo(new Span<byte>(_data.Pointer + _pos, utf8.Length));
+        _pos += utf8.Length;
+        Bits.Set(_validity.Pointer, _row);
+        ((int*)_offsets.Pointer)[++_row] = _pos;
+    }
+
+    public void Add(string s)
+    {
+        var max = Encoding.UTF8.GetMaxByteCount(s.Length);
+        Ensure(max);
+        var w = Encoding.UTF8.GetBytes(s, new Span<byte>(_data.Pointer + _pos, max));
+        _pos += w;
+        Bits.Set(_validity.Pointer, _row);
+        ((int*)_offsets.Pointer)[++_row] = _pos;
+    }
+
+    private void Ensure(int more)
+    {
+        if (_pos + more <= _data.Capacity) return;
+        var bigger = _asm.Pool.Rent(Math.Max(_data.Capacity * 2, _pos + more));
+        Buffer.MemoryCopy(_data.Pointer, bigger.Pointer, bigger.Capacity, _pos);
+        _asm.Pool.Return(_data);
+        _data = bigger;
+    }
+
+    public IArrowArray Finish()
+    {
+        if (_row != _n) throw new InvalidOperationException($"string output has {_row} rows, expected {_n}");
+        // Hand the data buffer to the batch (it was rented outside the assembler to allow growth).
+        var owned = _data;
+        var arr = _asm.String(_n, _offsets, owned, _pos, _nulls > 0 ? _validity : null, _nulls);
+        _asm.Adopt(owned);
+        return arr;
+    }
+}
+
+/// <summary>CAST between the engine's types; a value that cannot be converted is a row error.</summary>
+public sealed class CastVExpr(VExpr operand, ColumnKind to) : VExpr
+{
+    public override ColumnKind Kind => to;
+    public override string Describe() => $"CAST({operand.Describe()} AS {ColumnTypes.Name(to)})";
+
+    public override unsafe IArrowArray Eval(EvalContext ctx)
+    {
+        var a = operand.Eval(ctx);
+        var from = operand.Kind;
+        if (from == to) return a;
+        var n = ctx.Length;
+        var asm = ctx.Assembler;
+        if (to == ColumnKind.String)
+        {
+            var so = new StringOut(asm, n, n * 12);
+            for (var i = 0; i < n; i++)
+            {
+                var v = Values.Get(a, i);
+                if (v == null) so.Null(); else so.Add(Values.Format(v, from));
+            }
+            return so.Finish();
+        }
+        var b = new ColumnBuilder(to, n, asm.Pool);
+        for (var i = 0; i < n; i++)
+        {
+            var v = Values.Get(a, i);
+            if (v == null) { b.AppendNull(); continue; }
+            if (!Values.TryConvert(v, from, to, out var r, out var err))
+            {
+                ctx.Errors.Add(i, $"cannot cast {Values.Format(v, from)} to {ColumnTypes.Name(to)}: {err}");
+                b.AppendNull();
+                continue;
+            }
+            Values.Append(b, r!);
+        }
+        var owned = new List<NativeBuffer>();
+        var arr = b.Build(owned);
+        foreach (var o in owned) asm.Adopt(o);
+        b.Release();
+        return arr;
+    }
+}
+
+/// <summary>Scalar functions of the expression form, evaluated row by row over typed arrays.</summary>
+public sealed class FuncVExpr(string name, IReadOnlyList<VExpr> args, ColumnKind kind) : VExpr
+{
+    public override ColumnKind Kind => kind;
+    public override string Describe() => $"{name}({string.Join(", ", args.Select(a => a.Describe()))})";
+
+    public static readonly IReadOnlySet<string> Known = new HashSet<string> { "lower", "upper", "length", "abs", "coalesce", "concat" };
+
+    public override unsafe IArrowArray Eval(EvalContext ctx)
+    {
+        var n = ctx.Length;
+        var asm = ctx.Assembler;
+        var arrays = args.Select(a => a.Eval(ctx)).ToArray();
+        switch (name)
+        {
+            case "lower" or "upper":
+            {
+                var s = (StringArray)arrays[0];
+                var so = new StringOut(asm, n, s.ValueBuffer.Length + 16);
+                for (var i = 0; i < n; i++)
+                {
+                    if (s.IsNull(i)) { so.Null(); continue; }
+                    var str = s.GetString(i);
+                    so.Add(name == "lower" ? str.ToLowerInvariant() : str.ToUpperInvariant());
+                }
+                return so.Finish();
+            }
+            case "concat":
+            {
+                var so = new StringOut(asm, n, n * 16);
+                var sb = new StringBuilder();
+                for (var i = 0; i < n; i++)
+                {
+                    sb.Clear();
+                    for (var k = 0; k < arrays.Length; k++)
+                    {
+                        var v = Values.Get(arrays[k], i);
+                        if (v != null) sb.Append(Values.Format(v, args[k].Kind));
+                    }
+                    so.Add(sb.ToString());
+                }
+                return so.Finish();
+            }
+            default:
+            {
+                var b = new ColumnBuilder(kind, n, asm.Pool);
+                for (var i = 0; i < n; i++)
+                {
+                    object? r;
+                    switch (name)
+                    {
+                        case "length":
+                        {
+                            var s = (StringArray)arrays[0];
+                            r = s.IsNull(i) ? null : (long)Encoding.UTF8.GetCharCount(s.GetBytes(i)) - CountSurrogatePairs(s.GetString(i));
+                            break;
+                        }
+                        case "abs":
+                        {
+                            var v = Values.Get(arrays[0], i);
+                            r = v switch
+                            {
+                                null => null,
+                                long l when l == long.MinValue => Fail(ctx, i, "bigint out of range in abs"),
+                                long l => Math.Abs(l),
+                                int x when x == int.MinValue => Fail(ctx, i, "integer out of range in abs"),
+                                int x => Math.Abs(x),
+                                double d => Math.Abs(d),
+                                _ => null,
+                            };
+                            break;
+                        }
+                        case "coalesce":
+                        {
+                            r = null;
+                            for (var k = 0; k < arrays.Length && r == null; k++)
+                            {
+                                var v = Values.Get(arrays[k], i);
+                                if (v != null && Values.TryConvert(v, args[k].Kind, kind, out var c, out _)) r = c;
+                            }
+                            break;
+                        }
+                        default:
+                            throw new InvalidOperationException($"function {name} is not implemented");
+                    }
+                    if (r == null) b.AppendNull(); else Values.Append(b, r);
+                }
+                var owned = new List<NativeBuffer>();
+                var arr = b.Build(owned);
+                foreach (var o in owned) asm.Adopt(o);
+                b.Release();
+                return arr;
+            }
+        }
+    }
+
+    private static object? Fail(EvalContext ctx, int row, string message)
+    {
+        ctx.Errors.Add(row, message);
+        return null;
+    }
+
+    private static int CountSurrogatePairs(string s)
+    {
+        var c = 0;
+        for (var i = 0; i < s.Length; i++) if (char.IsHighSurrogate(s[i])) c++;
+        return c;
+    }
+}
+
+/// <summary>Boxed access to single values (for casts, functions and error reports; not the hot path).</summary>
+public static class Values
+{
+    public static object? Get(IArrowArray a, int i)
+    {
+        if (a.IsNull(i)) return null;
+        return a switch
+        {
+            Int64Array x => x.GetValue(i),
+            Int32Array x => x.GetValue(i),
+            DoubleArray x => x.GetValue(i),
+            BooleanArray x => x.GetValue(i),
+            StringArray x => x.GetString(i),
+            TimestampArray x => Gather.Values<long>(x)[i],
+            Date32Array x => Gather.Values<int>(x)[i],
+            _ => throw new NotSupportedException(a.Data.DataType.Name),
+        };
+    }
+
+    public static string Format(object v, ColumnKind kind) => kind switch
+    {
+        ColumnKind.Timestamp => FormatTimestamp((long)v),
+        ColumnKind.Date => DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)v).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        ColumnKind.Bool => (bool)v ? "true" : "false",
+        ColumnKind.Float64 => ((double)v).ToString("R", CultureInfo.InvariantCulture),
+        _ => Convert.ToString(v, CultureInfo.InvariantCulture)!,
+    };
+
+    public static string FormatTimestamp(long micros) =>
+        DateTime.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
+    public static void Append(ColumnBuilder b, object v)
+    {
+        switch (b.Kind)
+        {
+            case ColumnKind.Bool: b.AppendBool((bool)v); break;
+            case ColumnKind.Int32 or ColumnKind.Date: b.AppendInt32(Convert.ToInt32(v, CultureInfo.InvariantCulture)); break;
+            case ColumnKind.Int64 or ColumnKind.Timestamp: b.AppendInt64(Convert.ToInt64(v, CultureInfo.InvariantCulture)); break;
+            case ColumnKind.Float64: b.AppendDouble(Convert.ToDouble(v, CultureInfo.InvariantCulture)); break;
+            case ColumnKind.String: b.AppendString((string)v); break;
+        }
+    }
+
+    /// <summary>Converts following PostgreSQL: float → int rounds half to even and fails out of range; strings parse strictly.</summary>
+    public static bool TryConvert(object v, ColumnKind from, ColumnKind to, out object? result, out string error)
+    {
+        error = "";
+        result = null;
+        if (from == to) { result = v; return true; }
+        switch (to)
+        {
+            case ColumnKind.String:
+                result = Format(v, from);
+                return true;
+            case ColumnKind.Int64 or ColumnKind.Int32:
+            {
+                long l;
+                switch (v)
+                {
+                    case long x: l = x; break;
+                    case int x: l = x; break;
+                    case bool x: l = x ? 1 : 0; break;
+                    case double d:
+                        var r = Math.Round(d, MidpointRounding.ToEven);
+                        if (!double.IsFinite(r) || r < -9.223372036854775808E18 || r >= 9.223372036854775808E18) { error = "out of range"; return false; }
+                        l = (long)r;
+                        break;
+                    case string s:
+                        if (!long.TryParse(s.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out l)) { error = "invalid integer"; return false; }
+                        break;
+                    default: error = "unsupported conversion"; return false;
+                }
+                if (to == ColumnKind.Int32)
+                {
+                    if (l is < int.MinValue or > int.MaxValue) { error = "out of range for int32"; return false; }
+                    result = (int)l;
+                }
+                else result = l;
+                return true;
+            }
+            case ColumnKind.Float64:
+                switch (v)
+                {
+                    case long x: result = (double)x; return true;
+                    case int x: result = (double)x; return true;
+                    case string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsInfinity(d): result = d; return true;
+                    case string s:
+                        var t = s.Trim().ToLowerInvariant();
+                        if (t is "nan") { result = double.NaN; return true; }
+                        if (t is "infinity" or "inf") { result = double.PositiveInfinity; return true; }
+                        if (t is "-infinity" or "-inf") { result = double.NegativeInfinity; return true; }
+                        error = "invalid number";
+                        return false;
+                    default: error = "unsupported conversion"; return false;
+                }
+            case ColumnKind.Bool:
+                switch (v)
+                {
+                    case string s:
+                        switch (s.Trim().ToLowerInvariant())
+                        {
+                            case "true" or "t" or "yes" or "y" or "on" or "1": result = true; return true;
+                            case "false" or "f" or "no" or "n" or "off" or "0": result = false; return true;
+                            default: error = "invalid boolean"; return false;
+                        }
+                    case long x: result = x != 0; return true;
+                    case int x: result = x != 0; return true;
+                    default: error = "unsupported conversion"; return false;
+                }
+            case ColumnKind.Timestamp:
+                switch (v)
+                {
+                    case int days when from == ColumnKind.Date: result = days * 86_400_000_000L; return true;
+                    case string s when DateTimeOffset.TryParse(s.Trim(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var dto):
+                        result = (dto.UtcTicks - DateTime.UnixEpoch.Ticks) / 10;
+                        return true;
+                    default: error = from == ColumnKind.String ? "invalid timestamp" : "unsupported conversion"; return false;
+                }
+            case ColumnKind.Date:
+                switch (v)
+                {
+                    case long micros when from == ColumnKind.Timestamp: result = (int)Math.Floor(micros / 86_400_000_000.0); return true;
+                    case string s when DateOnly.TryParseExact(s.Trim(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d):
+                        result = d.DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
+                        return true;
+                    default: error = from == ColumnKind.String ? "invalid date" : "unsupported conversion"; return false;
+                }
+        }
+        error = "unsupported conversion";
+        return false;
+    }
+}

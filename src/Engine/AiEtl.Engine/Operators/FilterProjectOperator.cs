@@ -1,0 +1,221 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using AiEtl.Engine.Columns;
+using AiEtl.Engine.Expressions;
+using AiEtl.Engine.Kernels;
+using AiEtl.Engine.Runtime;
+using Apache.Arrow;
+
+namespace AiEtl.Engine.Operators;
+
+/// <summary>
+/// Filter and/or projection in one pass: the predicate becomes a selection vector, then each output
+/// expression is evaluated over the selected rows only (plain columns are gathered; without a filter they
+/// pass through zero-copy). Rows whose evaluation fails (overflow, failed cast, division by zero) go to the
+/// dead-letter output with the error; the rest of the batch continues.
+/// </summary>
+public sealed class FilterProjectOperator : Operator
+{
+    private readonly VExpr? _predicate;
+    private readonly IReadOnlyList<(string Name, VExpr Expr)>? _projections;
+    private readonly Schema _input;
+    private readonly RowErrors _errors = new();
+    private int[] _sel = new int[8192];
+    private OperatorContext? _ctx;
+
+    public FilterProjectOperator(Schema input, VExpr? predicate, IReadOnlyList<(string Name, VExpr Expr)>? projections)
+    {
+        _input = input;
+        _predicate = predicate;
+        _projections = projections;
+        if (predicate != null && predicate.Kind != ColumnKind.Bool) throw new ArgumentException("the filter must be a boolean expression", nameof(predicate));
+        OutputSchema = projections == null
+            ? input
+            : new Schema(projections.Select(p => ColumnTypes.Field(p.Name, p.Expr.Kind)), null);
+    }
+
+    public override string Name => _predicate != null && _projections != null ? "filter+project" : _predicate != null ? "filter" : "project";
+    public override Schema OutputSchema { get; }
+
+    public override string Describe()
+    {
+        var parts = new List<string>();
+        if (_predicate != null) parts.Add("filter " + _predicate.Describe());
+        if (_projections != null) parts.Add("project " + string.Join(", ", _projections.Select(p => p.Expr is ColumnVExpr c && c.Name == p.Name ? p.Name : $"{p.Expr.Describe()} AS {p.Name}")));
+        return string.Join(" -> ", parts);
+    }
+
+    public override ValueTask OpenAsync(OperatorContext context, byte[]? restoredState, CancellationToken ct)
+    {
+        _ctx = context;
+        return default;
+    }
+
+    public override async ValueTask ProcessAsync(Batch batch, IOutput output, CancellationToken ct)
+    {
+        Batch? result;
+        try
+        {
+            result = Apply(batch);
+        }
+        finally
+        {
+            batch.Dispose();
+        }
+        if (result != null) await output.EmitAsync(result, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs the operator on one batch (the caller keeps ownership of <paramref name="batch"/>); null when no row passes.</summary>
+    public Batch? Apply(Batch batch)
+    {
+        var n = batch.Length;
+        var asm = new BatchAssembler();
+        _errors.Clear();
+        int[]? sel = null;
+        var count = n;
+        if (_predicate != null)
+        {
+            var scratch = new BatchAssembler();
+            try
+            {
+                var ctx = new EvalContext { Input = batch, Length = n, Assembler = scratch, Errors = _errors };
+                var mask = _predicate.Eval(ctx);
+                if (_sel.Length < n) _sel = new int[Math.Max(n, _sel.Length * 2)];
+                count = Bits.ToSelection(Bits.BoolValues(mask, scratch), Bits.Validity(mask, scratch), n, _sel);
+                if (_errors.Any)
+                {
+                    DeadLetterRows(batch, null, _errors);
+                    count = RemoveErrors(_sel, count, _errors);
+                    _errors.Clear();
+                }
+            }
+            finally
+            {
+                scratch.Abandon();
+            }
+            if (count == 0) return null;
+            if (count < n) sel = _sel;
+        }
+        var schema = OutputSchema;
+        IArrowArray[] cols;
+        var borrowed = false;
+        if (_projections == null)
+        {
+            if (sel == null) return batch.Retain();
+            cols = new IArrowArray[batch.Data.ColumnCount];
+            for (var c = 0; c < cols.Length; c++) cols[c] = Gather.Column(batch.Column(c), sel.AsSpan(0, count), asm);
+        }
+        else
+        {
+            var ctx = new EvalContext { Input = batch, Selection = sel, Length = count, Assembler = asm, Errors = _errors };
+            cols = new IArrowArray[_projections.Count];
+            for (var c = 0; c < cols.Length; c++)
+            {
+                var p = _projections[c].Expr;
+                cols[c] = p.Eval(ctx);
+            }
+            if (sel == null && !borrowed)
+                foreach (var col in cols)
+                    for (var i = 0; i < batch.Data.ColumnCount; i++)
+                        if (ReferenceEquals(col, batch.Column(i))) borrowed = true;
+        }
+        var output = asm.Build(schema, cols, count);
+        if (borrowed) output.DependOn(batch);
+        if (_errors.Any)
+        {
+            // Rows that failed in a projection: report them (with the input row) and drop them from the output.
+            DeadLetterRows(batch, sel, _errors);
+            var keep = new int[count - _errors.Count];
+            var k = 0;
+            for (var i = 0; i < count; i++) if (!_errors.Has(i)) keep[k++] = i;
+            var filtered = keep.Length == 0 ? null : Gather.Take(output, keep);
+            output.Dispose();
+            return filtered;
+        }
+        return output;
+    }
+
+    private static int RemoveErrors(int[] sel, int count, RowErrors errors)
+    {
+        var k = 0;
+        for (var i = 0; i < count; i++) if (!errors.Has(sel[i])) sel[k++] = sel[i];
+        return k;
+    }
+
+    private void DeadLetterRows(Batch batch, int[]? sel, RowErrors errors)
+    {
+        if (_ctx == null) throw new InvalidOperationException($"row error in {Name}: {errors.All.First().Value}");
+        foreach (var (row, message) in errors.All)
+        {
+            var inputRow = sel == null ? row : sel[row];
+            _ctx.DeadLetters.Write(new DeadLetter
+            {
+                Source = $"{_ctx.Task.Vertex}/{Name}",
+                Position = [new("operator", Name), new("instance", _ctx.Task.Index), new("batch_row", inputRow)],
+                ErrorClass = message.Contains("cast", StringComparison.Ordinal) ? "cast" : message.Contains("division", StringComparison.Ordinal) ? "division_by_zero" : "overflow",
+                Error = message,
+                Raw = RowJson(batch, inputRow),
+            });
+            Interlocked.Increment(ref _ctx.Metrics.DeadLetters);
+            _ctx.Metrics.DeadLetterCount.Add(1);
+        }
+    }
+
+    /// <summary>The input row as a JSON object (the raw bytes of an operator-level dead letter).</summary>
+    public static byte[] RowJson(Batch batch, int row)
+    {
+        var buf = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buf))
+        {
+            w.WriteStartObject();
+            for (var c = 0; c < batch.Data.ColumnCount; c++)
+            {
+                var f = batch.Schema.FieldsList[c];
+                var v = Values.Get(batch.Column(c), row);
+                w.WritePropertyName(f.Name);
+                switch (v)
+                {
+                    case null: w.WriteNullValue(); break;
+                    case long l when ColumnTypes.FromArrow(f.DataType) == ColumnKind.Timestamp: w.WriteStringValue(Values.FormatTimestamp(l)); break;
+                    case long l: w.WriteNumberValue(l); break;
+                    case int i when ColumnTypes.FromArrow(f.DataType) == ColumnKind.Date: w.WriteStringValue(Values.Format(i, ColumnKind.Date)); break;
+                    case int i: w.WriteNumberValue(i); break;
+                    case double d when double.IsFinite(d): w.WriteNumberValue(d); break;
+                    case double d: w.WriteStringValue(d.ToString(System.Globalization.CultureInfo.InvariantCulture)); break;
+                    case bool b: w.WriteBooleanValue(b); break;
+                    default: w.WriteStringValue((string)v); break;
+                }
+            }
+            w.WriteEndObject();
+        }
+        return buf.WrittenSpan.ToArray();
+    }
+}
+
+/// <summary>Renames columns without touching data (zero-copy).</summary>
+public sealed class RenameOperator : Operator
+{
+    public RenameOperator(Schema input, IReadOnlyDictionary<string, string> renames)
+    {
+        foreach (var old in renames.Keys)
+            if (input.GetFieldIndex(old) < 0) throw new ArgumentException($"rename: unknown column '{old}'");
+        OutputSchema = new Schema(input.FieldsList.Select(f => renames.TryGetValue(f.Name, out var n) ? new Field(n, f.DataType, f.IsNullable) : f), null);
+        Renames = renames;
+    }
+
+    public IReadOnlyDictionary<string, string> Renames { get; }
+    public override string Name => "rename";
+    public override Schema OutputSchema { get; }
+    public override string Describe() => "rename " + string.Join(", ", Renames.Select(kv => $"{kv.Key} -> {kv.Value}"));
+
+    public override async ValueTask ProcessAsync(Batch batch, IOutput output, CancellationToken ct)
+    {
+        var cols = new IArrowArray[batch.Data.ColumnCount];
+        for (var i = 0; i < cols.Length; i++) cols[i] = batch.Column(i);
+        var result = new Batch(new RecordBatch(OutputSchema, cols, batch.Length));
+        result.DependOn(batch);
+        batch.Dispose();
+        await output.EmitAsync(result, ct).ConfigureAwait(false);
+    }
+}
