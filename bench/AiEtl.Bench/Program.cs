@@ -10,7 +10,7 @@ public static class Program
         """
         usage: dotnet run -c Release --project bench/AiEtl.Bench -- COMMAND
           list                                   the scenarios
-          SCENARIO [--quick] [--rows N] [--runs N] [--parallelism N] [--out DIR]
+          SCENARIO [--quick] [--rows N] [--runs N] [--parallelism N] [--out DIR] [--markdown]
                                                  run one scenario; writes DIR/SCENARIO.json (default bench/out)
           micro [BenchmarkDotNet args]           kernel micro-benchmarks (default: --filter *)
         """;
@@ -53,12 +53,14 @@ public static class Program
         try
         {
             using var sampler = new RssSampler();
+            var loadBefore = EnvInfo.LoadAverage1m();
             var report = scenario.Run(options, new Measurer(sampler, options.TimedRuns));
+            report.Env.Add("load_avg_1m_start", loadBefore, 2).Add("load_avg_1m_end", EnvInfo.LoadAverage1m(), 2);
             Console.WriteLine();
-            Console.WriteLine($"{report.Scenario}: {report.Rows:N0} rows, {options.Parallelism} cores, best of {options.TimedRuns} after 1 warmup{(options.Quick ? " (quick)" : "")}");
+            Console.WriteLine($"{report.Scenario}: {report.Rows:N0} rows, {options.Parallelism} cores, best of {options.TimedRuns} after 1 warmup{(options.Quick ? " (quick)" : "")}, load average {report.Env["load_avg_1m_start"]} → {report.Env["load_avg_1m_end"]}");
             if (report.Table != null) Console.Write(report.Table.ToString());
             foreach (var n in report.Notes) Console.WriteLine("  " + n);
-            if (report.Table != null && Environment.GetEnvironmentVariable("AIETL_BENCH_MARKDOWN") == "1")
+            if (report.Table != null && options.Markdown)
             {
                 Console.WriteLine();
                 Console.Write(report.Table.ToMarkdown());

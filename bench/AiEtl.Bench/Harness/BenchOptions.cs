@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace AiEtl.Bench.Harness;
 
-/// <summary>Command-line options shared by every scenario: <c>SCENARIO [--quick] [--rows N] [--runs N] [--parallelism N] [--out DIR]</c>.</summary>
+/// <summary>Command-line options shared by every scenario: <c>SCENARIO [--quick] [--rows N] [--runs N] [--parallelism N] [--out DIR] [--markdown]</c>.</summary>
 public sealed record BenchOptions
 {
     public required string Scenario { get; init; }
@@ -13,6 +13,8 @@ public sealed record BenchOptions
     public int? Runs { get; init; }
     public int Parallelism { get; init; } = Environment.ProcessorCount;
     public required string OutDirectory { get; init; }
+    /// <summary>Also print the table as markdown (for RESULTS.md).</summary>
+    public bool Markdown { get; init; }
 
     /// <summary>Default timed runs: 3, or 2 in quick mode.</summary>
     public int TimedRuns => Runs ?? (Quick ? 2 : 3);
@@ -27,6 +29,9 @@ public sealed record BenchOptions
             {
                 case "--quick":
                     o = o with { Quick = true };
+                    break;
+                case "--markdown":
+                    o = o with { Markdown = true };
                     break;
                 case "--rows":
                     o = o with { Rows = ParseLong(a, Value(args, ref i)) };

@@ -25,6 +25,26 @@ public static class EnvInfo
             .Add("parallelism", (long)options.Parallelism);
     }
 
+    /// <summary>The 1-minute load average (other work on a shared machine skews every figure), or -1.</summary>
+    public static double LoadAverage1m()
+    {
+        try
+        {
+            var text = File.ReadAllText("/proc/loadavg");
+            var end = text.IndexOf(' ', StringComparison.Ordinal);
+            return double.TryParse(end < 0 ? text : text[..end], System.Globalization.NumberStyles.Float,
+                System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : -1;
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return -1;
+        }
+    }
+
     private static string CpuModel()
     {
         try

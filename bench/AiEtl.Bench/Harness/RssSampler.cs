@@ -35,7 +35,7 @@ public sealed class RssSampler : IDisposable
             _statm = null;
         }
         if (_statm == null) return;
-        _thread = new Thread(Loop) { IsBackground = true, Name = "rss-sampler", Priority = ThreadPriority.AboveNormal };
+        _thread = new Thread(Loop) { IsBackground = true, Name = "rss-sampler" };
         _thread.Start();
     }
 
