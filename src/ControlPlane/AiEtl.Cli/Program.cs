@@ -1,4 +1,5 @@
 using System.CommandLine;
+using AiEtl.Cli.Commands;
 
 namespace AiEtl.Cli;
 
@@ -6,7 +7,24 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
-        var root = new RootCommand("aietl — AiEtl.Engine command-line tool");
-        return root.Parse(args).Invoke();
+        // One static class per command; `explain` and `run` join this list.
+        var root = new RootCommand("aietl — AiEtl.Engine command-line tool")
+        {
+            ValidateCommand.Create(),
+        };
+        return Run(root, args);
+    }
+
+    /// <summary>Parses and invokes; a usage error prints why and exits with <see cref="ExitCodes.InvalidSpecOrUsage"/>.</summary>
+    internal static int Run(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors) Console.Error.WriteLine($"aietl: {error.Message}");
+            Console.Error.WriteLine("Run 'aietl --help' for usage.");
+            return ExitCodes.InvalidSpecOrUsage;
+        }
+        return parse.Invoke();
     }
 }

@@ -1,0 +1,240 @@
+using AiEtl.Engine.Columns;
+
+namespace AiEtl.Engine.Spec;
+
+// The pipeline spec model: immutable records produced by PipelineSpecLoader, which validates them.
+// A null property means "not set in the file" (the runtime applies the default).
+
+/// <summary>A validated pipeline spec (one YAML document).</summary>
+/// <param name="Name">Pipeline name, <c>[A-Za-z0-9][A-Za-z0-9_.-]*</c>.</param>
+/// <param name="Description">Free text.</param>
+/// <param name="Sources">
+/// The sources in declaration order. A <c>source:</c> shorthand gives one source named <c>source</c>;
+/// each source is a table of that name in the SQL transform.
+/// </param>
+/// <param name="Transform">SQL text or an operator chain; null when rows pass through unchanged.</param>
+/// <param name="Sinks">The sinks in declaration order (a <c>sink:</c> shorthand is named <c>sink</c>).</param>
+/// <param name="DeadLetter">Where failed records go; see <see cref="DeadLetterFile"/> for the default.</param>
+/// <param name="Delivery">Delivery guarantee; see <see cref="EffectiveDelivery"/> for the default.</param>
+/// <param name="Checkpoint">Checkpoint settings.</param>
+/// <param name="Parallelism">Parallelism per operator; see <see cref="EffectiveParallelism"/> for the default.</param>
+public sealed record PipelineSpec(
+    string Name,
+    string? Description,
+    IReadOnlyList<SourceSpec> Sources,
+    TransformSpec? Transform,
+    IReadOnlyList<SinkSpec> Sinks,
+    DeadLetterSpec? DeadLetter,
+    DeliveryGuarantee? Delivery,
+    CheckpointSpec? Checkpoint,
+    int? Parallelism)
+{
+    /// <summary>The name a <c>source:</c> shorthand gets (also its table name in SQL).</summary>
+    public const string SingleSourceName = "source";
+
+    /// <summary>The name a <c>sink:</c> shorthand gets.</summary>
+    public const string SingleSinkName = "sink";
+
+    /// <summary><see cref="Delivery"/> or its default, at-least-once.</summary>
+    public DeliveryGuarantee EffectiveDelivery => Delivery ?? DeliveryGuarantee.AtLeastOnce;
+
+    /// <summary><see cref="Parallelism"/> or its default, the number of cores.</summary>
+    public int EffectiveParallelism => Parallelism ?? Environment.ProcessorCount;
+
+    /// <summary>Where dead letters go: the declared file, or <c>dead-letters/&lt;name&gt;.jsonl</c>.</summary>
+    public string DeadLetterFile => DeadLetter?.File ?? $"dead-letters/{Name}.jsonl";
+
+    /// <summary>The source with this name, or null.</summary>
+    public SourceSpec? FindSource(string name) => Sources.FirstOrDefault(s => s.Name == name);
+}
+
+/// <summary>One source: a connector, the schema of the rows it produces, and optional event time.</summary>
+/// <param name="Name">The source's name (its table name in SQL).</param>
+/// <param name="Connector">The connector and its options.</param>
+/// <param name="Schema">
+/// The columns in order: the declared schema, or the connector's fixed one (generator).
+/// </param>
+/// <param name="EventTime">The event-time column and watermark settings, if declared.</param>
+public sealed record SourceSpec(string Name, SourceConnectorSpec Connector, IReadOnlyList<ColumnSpec> Schema, EventTimeSpec? EventTime)
+{
+    /// <summary>The column with this name, or null.</summary>
+    public ColumnSpec? FindColumn(string name) => Schema.FirstOrDefault(c => c.Name == name);
+}
+
+/// <summary>A column of a source schema.</summary>
+/// <param name="Name">The column name (an input key for JSON, a header for CSV).</param>
+/// <param name="Type">The column type.</param>
+/// <param name="Required">True when a row without a value (missing or null) is a dead letter.</param>
+/// <param name="Format">How a timestamp is encoded in the input (ISO 8601 when unset).</param>
+public sealed record ColumnSpec(string Name, ColumnKind Type, bool Required = false, TimeFormat? Format = null);
+
+/// <summary>How a timestamp column is written in the input.</summary>
+public enum TimeFormat
+{
+    /// <summary>ISO 8601 text with a zone: <c>YYYY-MM-DDTHH:MM:SS[.f…](Z|±HH:MM)</c>.</summary>
+    Iso,
+    /// <summary>Seconds since the Unix epoch (an integer).</summary>
+    EpochS,
+    /// <summary>Milliseconds since the Unix epoch.</summary>
+    EpochMs,
+    /// <summary>Microseconds since the Unix epoch.</summary>
+    EpochUs,
+}
+
+/// <summary>Event time of a source: watermark = max event time − <see cref="MaxOutOfOrderness"/>.</summary>
+/// <param name="Column">A timestamp column of the source schema.</param>
+/// <param name="MaxOutOfOrderness">Bounded out-of-orderness (default 0).</param>
+/// <param name="IdleTimeout">After this long without rows a partition stops holding back the watermark.</param>
+/// <param name="AllowedLateness">How long a window stays open after the watermark passes its end (default 0).</param>
+public sealed record EventTimeSpec(string Column, TimeSpan? MaxOutOfOrderness, TimeSpan? IdleTimeout, TimeSpan? AllowedLateness);
+
+/// <summary>A source connector's options; one subtype per registered kind.</summary>
+public abstract record SourceConnectorSpec
+{
+    /// <summary>The connector kind as written in YAML (<c>generator</c>, <c>file</c>, …).</summary>
+    public abstract string Kind { get; }
+
+    /// <summary>A short description for messages, e.g. <c>file(jsonl)</c>.</summary>
+    public abstract string Describe();
+}
+
+/// <summary>The built-in data generators; each has a fixed schema (<see cref="GeneratorSchemas"/>).</summary>
+public enum GeneratorKind { Orders, Clickstream }
+
+/// <summary>Synthetic rows for demos and benchmarks.</summary>
+/// <param name="Generator">Which generator (fixes the schema).</param>
+/// <param name="Rows">Rows to produce; unset = unbounded.</param>
+/// <param name="Rate">Rows per second; unset or 0 = as fast as possible.</param>
+/// <param name="Seed">Random seed (the output is deterministic for a seed).</param>
+/// <param name="BatchSize">Rows per batch.</param>
+/// <param name="StartTime">Event time of the first row.</param>
+public sealed record GeneratorSourceSpec(GeneratorKind Generator, long? Rows, long? Rate, long? Seed, int? BatchSize, DateTimeOffset? StartTime) : SourceConnectorSpec
+{
+    public const string KindName = "generator";
+    public override string Kind => KindName;
+    public override string Describe() => $"{KindName}({SpecNames.Of(Generator)})";
+}
+
+/// <summary>File formats of file sources and sinks.</summary>
+public enum FileFormat { Jsonl, Csv, Parquet }
+
+/// <summary>Reads files matching a path or glob.</summary>
+/// <param name="Path">A file path or glob (<c>data/*.jsonl</c>).</param>
+/// <param name="Format">The declared format, or the one the path's extension implies.</param>
+/// <param name="BatchSize">Rows per batch.</param>
+/// <param name="Csv">CSV options (only with <see cref="FileFormat.Csv"/>).</param>
+public sealed record FileSourceSpec(string Path, FileFormat Format, int? BatchSize, CsvOptionsSpec? Csv) : SourceConnectorSpec
+{
+    public const string KindName = "file";
+    public override string Kind => KindName;
+    public override string Describe() => $"{KindName}({SpecNames.Of(Format)})";
+}
+
+/// <summary>CSV reading options.</summary>
+/// <param name="Header">True when the first line names the columns (default true).</param>
+/// <param name="Delimiter">Field separator (default <c>,</c>).</param>
+public sealed record CsvOptionsSpec(bool? Header, char? Delimiter);
+
+/// <summary>The transform: SQL text or an operator chain.</summary>
+public abstract record TransformSpec
+{
+    /// <summary>Number of steps (1 for SQL).</summary>
+    public abstract int StepCount { get; }
+}
+
+/// <summary>A streaming SQL query, kept as text (compiled by the SQL front end).</summary>
+public sealed record SqlTransformSpec(string Sql) : TransformSpec
+{
+    public override int StepCount => 1;
+}
+
+/// <summary>A chain of operators applied in order.</summary>
+public sealed record OperatorChainSpec(IReadOnlyList<TransformStep> Steps) : TransformSpec
+{
+    public override int StepCount => Steps.Count;
+}
+
+/// <summary>One operator of a chain.</summary>
+public abstract record TransformStep
+{
+    /// <summary>The operator name as written in YAML.</summary>
+    public abstract string Operator { get; }
+}
+
+/// <summary>Keeps rows for which the SQL boolean expression is true.</summary>
+public sealed record FilterStep(string Predicate) : TransformStep
+{
+    public override string Operator => "filter";
+}
+
+/// <summary>Projects SQL expressions (<c>amount * qty AS total</c>), in order.</summary>
+public sealed record SelectStep(IReadOnlyList<string> Expressions) : TransformStep
+{
+    public override string Operator => "select";
+}
+
+/// <summary>Renames columns; the others keep their names and order.</summary>
+public sealed record RenameStep(IReadOnlyList<ColumnRename> Renames) : TransformStep
+{
+    public override string Operator => "rename";
+}
+
+public sealed record ColumnRename(string From, string To);
+
+/// <summary>Converts columns to other types (a failed conversion sends the row to the dead letters).</summary>
+public sealed record CastStep(IReadOnlyList<ColumnCast> Casts) : TransformStep
+{
+    public override string Operator => "cast";
+}
+
+public sealed record ColumnCast(string Column, ColumnKind Type);
+
+/// <summary>One sink.</summary>
+public sealed record SinkSpec(string Name, SinkConnectorSpec Connector);
+
+/// <summary>A sink connector's options; one subtype per registered kind.</summary>
+public abstract record SinkConnectorSpec
+{
+    public abstract string Kind { get; }
+    public abstract string Describe();
+}
+
+/// <summary>Writes one file (JSON lines, CSV or Parquet).</summary>
+public sealed record FileSinkSpec(string Path, FileFormat Format) : SinkConnectorSpec
+{
+    public const string KindName = "file";
+    public override string Kind => KindName;
+    public override string Describe() => $"{KindName}({SpecNames.Of(Format)})";
+}
+
+public enum ConsoleFormat { Table, Jsonl }
+
+/// <summary>Prints rows to standard output.</summary>
+/// <param name="MaxRows">Stop printing after this many rows (the pipeline keeps running).</param>
+/// <param name="Format">Output format.</param>
+public sealed record ConsoleSinkSpec(int? MaxRows, ConsoleFormat? Format) : SinkConnectorSpec
+{
+    public const string KindName = "console";
+    public override string Kind => KindName;
+    public override string Describe() => Format is { } f ? $"{KindName}({SpecNames.Of(f)})" : KindName;
+}
+
+/// <summary>Discards rows (benchmarks, dry runs).</summary>
+public sealed record NullSinkSpec : SinkConnectorSpec
+{
+    public const string KindName = "null";
+    public override string Kind => KindName;
+    public override string Describe() => KindName;
+}
+
+/// <summary>Where records that fail go.</summary>
+/// <param name="File">A JSON-lines file.</param>
+public sealed record DeadLetterSpec(string File);
+
+public enum DeliveryGuarantee { AtLeastOnce, ExactlyOnce }
+
+/// <summary>Checkpoint settings; unset values take the runtime's defaults.</summary>
+/// <param name="Interval">Time between checkpoints.</param>
+/// <param name="Dir">Checkpoint directory.</param>
+/// <param name="Keep">How many complete checkpoints to keep.</param>
+public sealed record CheckpointSpec(TimeSpan? Interval, string? Dir, int? Keep);

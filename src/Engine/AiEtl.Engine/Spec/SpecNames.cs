@@ -1,0 +1,73 @@
+namespace AiEtl.Engine.Spec;
+
+/// <summary>The YAML spelling of each enum value of the spec model, one table per enum.</summary>
+public static class SpecNames
+{
+    public static readonly IReadOnlyList<KeyValuePair<string, DeliveryGuarantee>> Delivery =
+    [
+        new("at-least-once", DeliveryGuarantee.AtLeastOnce),
+        new("exactly-once", DeliveryGuarantee.ExactlyOnce),
+    ];
+
+    public static readonly IReadOnlyList<KeyValuePair<string, FileFormat>> FileFormats =
+    [
+        new("jsonl", FileFormat.Jsonl),
+        new("csv", FileFormat.Csv),
+        new("parquet", FileFormat.Parquet),
+    ];
+
+    public static readonly IReadOnlyList<KeyValuePair<string, GeneratorKind>> Generators =
+    [
+        new("orders", GeneratorKind.Orders),
+        new("clickstream", GeneratorKind.Clickstream),
+    ];
+
+    public static readonly IReadOnlyList<KeyValuePair<string, ConsoleFormat>> ConsoleFormats =
+    [
+        new("table", ConsoleFormat.Table),
+        new("jsonl", ConsoleFormat.Jsonl),
+    ];
+
+    public static readonly IReadOnlyList<KeyValuePair<string, TimeFormat>> TimeFormats =
+    [
+        new("iso", TimeFormat.Iso),
+        new("epoch_s", TimeFormat.EpochS),
+        new("epoch_ms", TimeFormat.EpochMs),
+        new("epoch_us", TimeFormat.EpochUs),
+    ];
+
+    /// <summary>File extensions that imply a format when <c>format:</c> is not given.</summary>
+    public static readonly IReadOnlyList<KeyValuePair<string, FileFormat>> FileExtensions =
+    [
+        new(".jsonl", FileFormat.Jsonl),
+        new(".ndjson", FileFormat.Jsonl),
+        new(".json", FileFormat.Jsonl),
+        new(".csv", FileFormat.Csv),
+        new(".parquet", FileFormat.Parquet),
+    ];
+
+    public static string Of(DeliveryGuarantee value) => NameIn(Delivery, value);
+    public static string Of(FileFormat value) => NameIn(FileFormats, value);
+    public static string Of(GeneratorKind value) => NameIn(Generators, value);
+    public static string Of(ConsoleFormat value) => NameIn(ConsoleFormats, value);
+    public static string Of(TimeFormat value) => NameIn(TimeFormats, value);
+
+    /// <summary>The format a path's extension implies (<c>data/*.jsonl</c> → jsonl), or null.</summary>
+    public static FileFormat? FormatFromPath(string path)
+    {
+        foreach (var (ext, format) in FileExtensions)
+        {
+            if (path.EndsWith(ext, StringComparison.OrdinalIgnoreCase)) return format;
+        }
+        return null;
+    }
+
+    private static string NameIn<T>(IReadOnlyList<KeyValuePair<string, T>> table, T value) where T : struct, Enum
+    {
+        foreach (var (name, v) in table)
+        {
+            if (EqualityComparer<T>.Default.Equals(v, value)) return name;
+        }
+        throw new ArgumentOutOfRangeException(nameof(value), value, null);
+    }
+}
