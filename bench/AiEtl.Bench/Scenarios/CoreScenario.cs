@@ -37,6 +37,10 @@ public sealed class CoreScenario : IScenario
             var engine = measurer.Measure("engine", rows, () => CoreEngine.Run(batches, p), out var expected);
             Log($"core: engine    {Rate(engine.RowsPerSecond)} rows/s (runs ms: {engine.RunsText}), {expected.Rows:N0} rows out, checksum {expected.Checksum:R}");
 
+            var hand = measurer.Measure("hand_kernel", rows, () => CoreHandKernel.Run(batches, p), out var handResult);
+            Check("hand_kernel", expected, handResult);
+            Log($"core: hand kernel {Rate(hand.RowsPerSecond)} rows/s (runs ms: {hand.RunsText})");
+
             Measurement linq, dataflow;
             {
                 sw.Restart();
@@ -77,7 +81,7 @@ public sealed class CoreScenario : IScenario
             }
 
             return BuildReport(options, rows, batches.Count, expected, engine,
-                [(linq, 1), (dataflow, p), (duck, duckThreads), (memcpy, p)], duckAll, copied);
+                [(linq, 1), (dataflow, p), (duck, duckThreads), (memcpy, p), (hand, p)], duckAll, copied);
         }
         finally
         {

@@ -11,6 +11,8 @@ internal static class Program
         var root = new RootCommand("aietl — AiEtl.Engine command-line tool")
         {
             ValidateCommand.Create(),
+            ExplainCommand.Create(),
+            RunCommand.Create(),
         };
         return Run(root, args);
     }

@@ -57,7 +57,7 @@ public abstract class Operator
 }
 
 /// <summary>The terminal operator of a sink vertex: writes through an <see cref="ISinkWriter"/>.</summary>
-internal sealed class SinkOperator(ISink sink, Schema input) : Operator
+public sealed class SinkOperator(ISink sink, Schema input) : Operator
 {
     private ISinkWriter? _writer;
     private OperatorContext? _context;

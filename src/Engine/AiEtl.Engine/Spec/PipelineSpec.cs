@@ -189,6 +189,12 @@ public sealed record CastStep(IReadOnlyList<ColumnCast> Casts) : TransformStep
 
 public sealed record ColumnCast(string Column, ColumnKind Type);
 
+/// <summary><c>running_count: { key: k, as: seq }</c>: per-key running count (keyed state, hash-partitioned by the key).</summary>
+public sealed record RunningCountStep(string Key, string As) : TransformStep
+{
+    public override string Operator => "running_count";
+}
+
 /// <summary>One sink.</summary>
 public sealed record SinkSpec(string Name, SinkConnectorSpec Connector);
 

@@ -12,6 +12,7 @@ public static class TransformOperators
         new("select", ParseSelect),
         new("rename", ParseRename),
         new("cast", ParseCast),
+        new("running_count", ParseRunningCount),
     ];
 
     /// <summary>Operator names, in registration order.</summary>
@@ -87,5 +88,25 @@ public static class TransformOperators
             if (ctx.ColumnType(entry.Value, r.PathOf(column)) is { } type) casts.Add(new ColumnCast(column, type));
         }
         return casts.Count == map.Entries.Count ? new CastStep(casts.AsReadOnly()) : null;
+    }
+
+    private static RunningCountStep? ParseRunningCount(SpecContext ctx, YNode node, string path)
+    {
+        if (ctx.Mapping(node, path, "running_count ({ key: column, as: name })") is not { } map) return null;
+        var r = new MapReader(ctx, map, path, ["key", "as"], "running_count");
+        string? key = null, name = null;
+        if (r.Node("key") is { } k) key = ctx.String(k, r.PathOf("key"));
+        else r.Missing("key");
+        if (r.Node("as") is { } a)
+        {
+            name = ctx.String(a, r.PathOf("as"));
+            if (name != null && !SpecNaming.IsColumnName(name))
+            {
+                ctx.Error(a, r.PathOf("as"), $"invalid column name '{name}': {SpecNaming.ColumnRule}");
+                name = null;
+            }
+        }
+        else r.Missing("as");
+        return key != null && name != null ? new RunningCountStep(key, name) : null;
     }
 }

@@ -1,0 +1,197 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using AiEtl.Engine.DeadLetters;
+using AiEtl.Engine.Planning;
+using AiEtl.Engine.Runtime;
+using AiEtl.Engine.Spec;
+
+namespace AiEtl.Cli.Commands;
+
+/// <summary><c>aietl run FILE</c>: runs a pipeline until its input ends or it is stopped.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("file") { Description = "The pipeline spec (YAML)" };
+        var fresh = new Option<bool>("--fresh") { Description = "Ignore existing checkpoints and start from the beginning (output is rewritten)" };
+        var parallelism = new Option<int?>("--parallelism", "-p") { Description = "Parallelism per operator (default: the spec's, else the number of cores)" };
+        var noProgress = new Option<bool>("--no-progress") { Description = "Do not print the live progress line" };
+        var stopTimeout = new Option<string>("--stop-timeout") { Description = "How long a graceful stop may take before it aborts (default 30s)", DefaultValueFactory = _ => "30s" };
+        var command = new Command("run", "Run a pipeline until its input ends or Ctrl-C / SIGTERM (a second one aborts)")
+        {
+            file, fresh, parallelism, noProgress, stopTimeout,
+        };
+        command.SetAction(parse => Execute(parse.GetRequiredValue(file), parse.GetValue(fresh), parse.GetValue(parallelism),
+            !parse.GetValue(noProgress), parse.GetValue(stopTimeout) ?? "30s"));
+        return command;
+    }
+
+    internal static int Execute(string path, bool fresh, int? parallelism, bool progress, string stopTimeoutText)
+    {
+        if (!SpecDuration.TryParse(stopTimeoutText, out var stopTimeout, out var durationError))
+        {
+            Console.Error.WriteLine($"aietl: --stop-timeout: {durationError}");
+            return ExitCodes.InvalidSpecOrUsage;
+        }
+        if (!PlanOrReport(path, parallelism, out var plan)) return ExitCodes.InvalidSpecOrUsage;
+        var spec = plan!.Spec;
+
+        var store = CheckpointStoreFor(spec, out var interval);
+        if (fresh && store is DirectoryCheckpointStore dirStore)
+            foreach (var f in Directory.EnumerateFiles(dirStore.DirectoryPath, "chk-*")) File.Delete(f);
+        var dlPath = spec.DeadLetterFile;
+        using var metrics = new EngineMetrics(spec.Name);
+        var deadLetters = new JsonLinesDeadLetterOutput(dlPath, spec.Name);
+        var options = new JobOptions
+        {
+            CheckpointInterval = interval,
+            Store = store,
+            Restore = !fresh,
+            DeadLetters = deadLetters,
+            Metrics = metrics,
+        };
+
+        using var stop = new CancellationTokenSource();
+        using var abort = new CancellationTokenSource();
+        var signals = 0;
+        void OnSignal(PosixSignalContext ctx)
+        {
+            ctx.Cancel = true;
+            if (Interlocked.Increment(ref signals) == 1)
+            {
+                Console.Error.WriteLine($"{Environment.NewLine}aietl: stopping: draining in-flight batches and taking a final checkpoint (again to abort)");
+                stop.Cancel();
+                abort.CancelAfter(stopTimeout);
+            }
+            else
+            {
+                Console.Error.WriteLine("aietl: aborting");
+                abort.Cancel();
+            }
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+        var sw = Stopwatch.StartNew();
+        var runner = new JobRunner(plan.Graph, options);
+        var task = runner.RunAsync(stop.Token, abort.Token);
+        var printer = progress ? new ProgressPrinter(metrics) : null;
+        while (!task.Wait(TimeSpan.FromMilliseconds(progress && !Console.IsErrorRedirected ? 500 : 1000)))
+            printer?.Tick(sw.Elapsed, final: false);
+        printer?.Tick(sw.Elapsed, final: true);
+        try
+        {
+            var result = task.GetAwaiter().GetResult();
+            deadLetters.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            var restored = result.RestoredFromCheckpoint is { } id ? $", resumed from checkpoint {id}" : "";
+            Console.Error.WriteLine(
+                $"aietl: {(result.Stopped ? "stopped (drained)" : "finished")}: {result.SourceRows:N0} rows in, {result.SinkRows:N0} rows out, " +
+                $"{result.DeadLetters:N0} dead letters{(result.DeadLetters > 0 ? $" ({dlPath})" : "")}, {result.CheckpointsCompleted} checkpoints{restored}, {sw.Elapsed.TotalSeconds:0.0}s");
+            return ExitCodes.Ok;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("aietl: aborted; the next run resumes from the last complete checkpoint");
+            return ExitCodes.Aborted;
+        }
+        catch (PipelineFailedException e)
+        {
+            Console.Error.WriteLine($"aietl: pipeline failed: {e.Message}");
+            return ExitCodes.PipelineFailed;
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("checkpoint", StringComparison.Ordinal))
+        {
+            Console.Error.WriteLine($"aietl: {e.Message}");
+            return ExitCodes.InvalidSpecOrUsage;
+        }
+    }
+
+    internal static ICheckpointStore CheckpointStoreFor(PipelineSpec spec, out TimeSpan? interval)
+    {
+        var dir = spec.Checkpoint?.Dir;
+        if (dir == null && spec.EffectiveDelivery == DeliveryGuarantee.ExactlyOnce) dir = Path.Combine("state", spec.Name);
+        if (dir == null)
+        {
+            interval = null;
+            return new InMemoryCheckpointStore();
+        }
+        interval = spec.Checkpoint?.Interval ?? TimeSpan.FromSeconds(10);
+        return new DirectoryCheckpointStore(dir, spec.Checkpoint?.Keep ?? 3);
+    }
+
+    internal static bool PlanOrReport(string path, int? parallelism, out PipelinePlan? plan)
+    {
+        plan = null;
+        var loaded = PipelineSpecLoader.Load(path);
+        if (loaded.Spec is not { } spec || !loaded.IsValid)
+        {
+            foreach (var line in loaded.FormatErrors()) Console.Error.WriteLine(line);
+            return false;
+        }
+        try
+        {
+            plan = Planner.Plan(spec, BuiltinConnectors.Create(), parallelism);
+            return true;
+        }
+        catch (PlanException e)
+        {
+            foreach (var err in e.Errors) Console.Error.WriteLine(err.Format(path));
+            return false;
+        }
+    }
+
+    /// <summary>The live progress line: rows/s in and out, dead letters, watermark lag, backpressure, checkpoints.</summary>
+    private sealed class ProgressPrinter(EngineMetrics m)
+    {
+        private long _lastIn, _lastOut, _lastBp;
+        private TimeSpan _last;
+        private TimeSpan _lastPrinted = TimeSpan.FromSeconds(-100);
+
+        public void Tick(TimeSpan now, bool final)
+        {
+            var dt = (now - _last).TotalSeconds;
+            if (dt <= 0) return;
+            var rin = Interlocked.Read(ref m.SourceRows);
+            var rout = Interlocked.Read(ref m.SinkRows);
+            var bp = Interlocked.Read(ref m.BackpressureTicks);
+            var bpPct = (bp - _lastBp) / (double)Stopwatch.Frequency / dt * 100;
+            var lag = m.WatermarkLagMs > 0 && m.WatermarkLagMs < 1e12 ? $" | lag {TimeSpan.FromMilliseconds(m.WatermarkLagMs).TotalSeconds:0.0}s" : "";
+            var line = string.Create(CultureInfo.InvariantCulture,
+                $"in {rin:N0} ({(rin - _lastIn) / dt:N0}/s) | out {rout:N0} ({(rout - _lastOut) / dt:N0}/s) | dead letters {Interlocked.Read(ref m.DeadLetters):N0}{lag} | backpressure {Math.Min(bpPct, 100):0}% | checkpoints {Interlocked.Read(ref m.CheckpointsCompleted)} | {now.TotalSeconds:0}s");
+            _lastIn = rin; _lastOut = rout; _lastBp = bp; _last = now;
+            if (!Console.IsErrorRedirected)
+            {
+                Console.Error.Write("\r" + line.PadRight(110));
+                if (final) Console.Error.WriteLine();
+            }
+            else if (final || (now - _lastPrinted).TotalSeconds >= 10)
+            {
+                Console.Error.WriteLine(line);
+                _lastPrinted = now;
+            }
+        }
+    }
+}
+
+/// <summary><c>aietl explain FILE</c>: prints the logical and the physical plan.</summary>
+internal static class ExplainCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("file") { Description = "The pipeline spec (YAML)" };
+        var parallelism = new Option<int?>("--parallelism", "-p") { Description = "Parallelism per operator (default: the spec's, else the number of cores)" };
+        var command = new Command("explain", "Print the logical plan and the physical plan (vertices, operators, parallelism, partitioning)")
+        {
+            file, parallelism,
+        };
+        command.SetAction(parse =>
+        {
+            if (!RunCommand.PlanOrReport(parse.GetRequiredValue(file), parse.GetValue(parallelism), out var plan)) return ExitCodes.InvalidSpecOrUsage;
+            Console.Out.Write(plan!.Explain());
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,37 @@
+using AiEtl.Engine.Runtime;
+using AiEtl.Engine.Spec;
+
+namespace AiEtl.Engine.Planning;
+
+/// <summary>
+/// Explicit connector registration: one entry per connector kind (no reflection scanning). Connector
+/// families that live in other assemblies (Kafka, ClickHouse, PostgreSQL) add themselves to a registry
+/// through <see cref="AddSource"/> / <see cref="AddSink"/>.
+/// </summary>
+public sealed class ConnectorRegistry
+{
+    private readonly Dictionary<Type, Func<SourceSpec, PipelineSpec, ISource>> _sources = [];
+    private readonly Dictionary<Type, Func<SinkSpec, PipelineSpec, ISink>> _sinks = [];
+
+    public ConnectorRegistry AddSource<T>(Func<T, SourceSpec, PipelineSpec, ISource> create) where T : SourceConnectorSpec
+    {
+        _sources[typeof(T)] = (s, p) => create((T)s.Connector, s, p);
+        return this;
+    }
+
+    public ConnectorRegistry AddSink<T>(Func<T, SinkSpec, PipelineSpec, ISink> create) where T : SinkConnectorSpec
+    {
+        _sinks[typeof(T)] = (s, p) => create((T)s.Connector, s, p);
+        return this;
+    }
+
+    public ISource CreateSource(SourceSpec spec, PipelineSpec pipeline) =>
+        _sources.TryGetValue(spec.Connector.GetType(), out var f)
+            ? f(spec, pipeline)
+            : throw new PlanException([new PlanError($"sources.{spec.Name}", $"source connector '{spec.Connector.Kind}' is not available in this build")]);
+
+    public ISink CreateSink(SinkSpec spec, PipelineSpec pipeline) =>
+        _sinks.TryGetValue(spec.Connector.GetType(), out var f)
+            ? f(spec, pipeline)
+            : throw new PlanException([new PlanError($"sinks.{spec.Name}", $"sink connector '{spec.Connector.Kind}' is not available in this build")]);
+}
