@@ -27,6 +27,7 @@ public sealed unsafe class JsonRowDecoder
     private const uint AlseBytes = 'a' | ('l' << 8) | ('s' << 16) | ((uint)'e' << 24);
 
     private readonly byte[][] _names;
+    private readonly byte[]?[] _plainNames; // names that appear verbatim in JSON (no '"', '\\', control bytes)
     private readonly string[] _nameText;
     private readonly ColumnKind[] _kinds;
     private readonly bool[] _required;
@@ -67,6 +68,7 @@ public sealed unsafe class JsonRowDecoder
         ArgumentNullException.ThrowIfNull(schema);
         var n = schema.FieldsList.Count;
         _names = new byte[n][];
+        _plainNames = new byte[n][];
         _nameText = new string[n];
         _kinds = new ColumnKind[n];
         _required = new bool[n];
@@ -79,6 +81,8 @@ public sealed unsafe class JsonRowDecoder
             var f = schema.FieldsList[i];
             _nameText[i] = f.Name;
             _names[i] = Encoding.UTF8.GetBytes(f.Name);
+            if (_names[i].AsSpan().IndexOfAnyInRange((byte)0, (byte)0x1F) < 0 && _names[i].AsSpan().IndexOfAny((byte)'"', (byte)'\\') < 0)
+                _plainNames[i] = _names[i];
             if (!ColumnTypes.TryFromArrow(f.DataType, out _kinds[i]))
                 problems.Add($"column '{f.Name}': Arrow type {f.DataType.Name} is not supported");
             if (!byName.TryAdd(f.Name, i))
@@ -247,13 +251,31 @@ public sealed unsafe class JsonRowDecoder
                 if (p >= end) return Error(JsonErrorKind.Syntax, p, "unexpected end of message, expected a key");
                 if (*p != (byte)'"') return Error(JsonErrorKind.Syntax, p, "expected '\"' to start a key");
                 var keyStart = p + 1;
-                var q = ScanString(keyStart, end, out var escaped);
-                if (q == null) return false;
-                _curKeyOffset = (int)(keyStart - start);
-                _curKeyLength = (int)(q - 1 - keyStart);
-                ReadOnlySpan<byte> key = new(keyStart, _curKeyLength);
-                if (escaped) key = UnescapeToScratch(key);
-                var col = FindColumn(key, predicted);
+                byte* q;
+                int col;
+                ReadOnlySpan<byte> key;
+                if ((uint)predicted < (uint)_plainNames.Length && _plainNames[predicted] is { } guess
+                    && end - keyStart > guess.Length && keyStart[guess.Length] == (byte)'"'
+                    && new ReadOnlySpan<byte>(keyStart, guess.Length).SequenceEqual(guess))
+                {
+                    // The key is the expected column's name verbatim (that name needs no escaping and is
+                    // valid UTF-8, so the raw bytes are a complete, valid key): no scan needed.
+                    q = keyStart + guess.Length + 1;
+                    col = predicted;
+                    key = default;
+                    _curKeyOffset = (int)(keyStart - start);
+                    _curKeyLength = guess.Length;
+                }
+                else
+                {
+                    q = ScanString(keyStart, end, out var escaped);
+                    if (q == null) return false;
+                    _curKeyOffset = (int)(keyStart - start);
+                    _curKeyLength = (int)(q - 1 - keyStart);
+                    key = new(keyStart, _curKeyLength);
+                    if (escaped) key = UnescapeToScratch(key);
+                    col = FindColumn(key, predicted);
+                }
 
                 p = SkipWs(q, end);
                 if (p >= end || *p != (byte)':') return Error(JsonErrorKind.Syntax, p, "expected ':' after a key");
