@@ -6,11 +6,25 @@ namespace AiEtl.Engine.Connectors.Files;
 /// <summary>File-system steps that must survive a crash: fsync of files and of directory entries.</summary>
 internal static partial class DurableFs
 {
-    /// <summary>Makes renames and creations inside <paramref name="directory"/> durable (no-op off Linux).</summary>
+    private static bool s_noLibc;
+
+    /// <summary>
+    /// Makes renames and creations inside <paramref name="directory"/> durable. Linux only (elsewhere, and where
+    /// no C library named <c>libc</c> can be loaded, it does nothing: the rename itself is still atomic).
+    /// </summary>
     public static void SyncDirectory(string directory)
     {
-        if (!OperatingSystem.IsLinux()) return;
-        var fd = Open(directory, 0 /* O_RDONLY */);
+        if (!OperatingSystem.IsLinux() || s_noLibc) return;
+        int fd;
+        try
+        {
+            fd = Open(directory, 0 /* O_RDONLY */);
+        }
+        catch (DllNotFoundException)
+        {
+            s_noLibc = true;
+            return;
+        }
         if (fd < 0) throw new IOException($"cannot open directory {directory} to sync it (errno {Marshal.GetLastPInvokeError()})");
         try
         {
