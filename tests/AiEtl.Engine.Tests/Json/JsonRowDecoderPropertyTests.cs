@@ -388,9 +388,13 @@ public sealed class JsonRowDecoderPropertyTests
             if (ok)
             {
                 accepted++;
-                // Whatever we accept is valid JSON (an independent parser agrees).
+                // Whatever we accept is valid UTF-8 and valid JSON (an independent parser agrees), with
+                // distinct top-level keys.
+                Assert.True(System.Text.Unicode.Utf8.IsValid(msg), Convert.ToHexString(msg));
                 using var doc = JsonDocument.Parse(msg, docOptions);
                 Assert.Equal(JsonValueKind.Object, doc.RootElement.ValueKind);
+                var names = doc.RootElement.EnumerateObject().Select(p => p.Name).ToList();
+                Assert.Equal(names.Count, names.Distinct(StringComparer.Ordinal).Count());
             }
             else
             {

@@ -415,6 +415,27 @@ public sealed class JsonRowDecoderTests
     }
 
     [Fact]
+    public void Column_names_that_need_escaping_or_are_not_ascii_match_after_unescaping()
+    {
+        var schema = new Schema.Builder()
+            .Field(ColumnTypes.Field("a\"b", ColumnKind.Int64))
+            .Field(ColumnTypes.Field("prix€", ColumnKind.Int64))
+            .Field(ColumnTypes.Field("", ColumnKind.Int64))
+            .Build();
+        var dec = new JsonRowDecoder(schema);
+        using var b = new BatchBuilder(schema, 16, new BufferPool());
+        Assert.True(dec.TryDecode("{\"a\\\"b\":1,\"prix€\":2,\"\":3}"u8, b, out var e), e.ToString());
+        Assert.True(dec.TryDecode("{\"prix\\u20ac\":5,\"a\\u0022b\":4}"u8, b, out e), e.ToString());
+        Assert.False(dec.TryDecode("{\"prix€\":5,\"prix\\u20AC\":4}"u8, b, out e));
+        Assert.Equal(JsonErrorKind.DuplicateKey, e.Kind);
+        using var batch = b.Build();
+        Assert.Equal([1L, 4L], ((Int64Array)batch.Column(0)).Values.ToArray());
+        Assert.Equal([2L, 5L], ((Int64Array)batch.Column(1)).Values.ToArray());
+        Assert.Equal(3L, ((Int64Array)batch.Column(2)).GetValue(0));
+        Assert.True(batch.Column(2).IsNull(1));
+    }
+
+    [Fact]
     public void A_builder_of_another_schema_is_refused()
     {
         var other = new Schema.Builder().Field(ColumnTypes.Field("x", ColumnKind.String)).Build();

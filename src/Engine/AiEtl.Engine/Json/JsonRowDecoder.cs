@@ -762,7 +762,7 @@ public sealed unsafe class JsonRowDecoder
                 }
                 break;
         }
-        return TypeError(col, p, end);
+        return TypeError(col, p);
     }
 
     private byte* DecodeTimestamp(int col, byte* p, byte* end, ColumnBuilder b)
@@ -771,7 +771,7 @@ public sealed unsafe class JsonRowDecoder
         var format = _timeFormats[col];
         if (format == JsonTimeFormat.Iso)
         {
-            if (c != (byte)'"') return TypeError(col, p, end);
+            if (c != (byte)'"') return TypeError(col, p);
             var body = p + 1;
             p = ScanString(body, end, out var escaped);
             if (p == null) { _errColumn = col; return null; }
@@ -782,7 +782,7 @@ public sealed unsafe class JsonRowDecoder
             b.AppendInt64(micros);
             return p;
         }
-        if (c != (byte)'-' && !IsDigit(c)) return TypeError(col, p, end);
+        if (c != (byte)'-' && !IsDigit(c)) return TypeError(col, p);
         var s = p;
         p = ParseInteger(p, end, col, out var v);
         if (p == null) return null;
@@ -798,7 +798,7 @@ public sealed unsafe class JsonRowDecoder
         return p;
     }
 
-    private byte* TypeError(int col, byte* p, byte* end)
+    private byte* TypeError(int col, byte* p)
     {
         var found = *p switch
         {
@@ -823,7 +823,6 @@ public sealed unsafe class JsonRowDecoder
                 ColumnKind.Timestamp => "a timestamp string",
                 _ => "a date string",
             };
-        _ = end;
         return Fail(JsonErrorKind.TypeMismatch, p, $"expected {want} for {ColumnTypes.Name(kind)} column, found {found}{hint}", col);
     }
 
