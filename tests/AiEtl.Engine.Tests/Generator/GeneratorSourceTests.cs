@@ -76,10 +76,12 @@ public sealed class GeneratorSourceTests
     {
         var o = new GeneratorOptions { Rows = 20_000, Seed = 1, MaxJitter = TimeSpan.FromMilliseconds(500) };
         var rows = await ReadAll(o);
-        var statuses = rows.GroupBy(r => (string)r[3]!).ToDictionary(g => g.Key, g => g.Count());
+        var statuses = rows.GroupBy(r => (string)r[5]!).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(["cancelled", "paid", "pending", "refunded"], statuses.Keys.Order());
         Assert.True(statuses["paid"] > statuses["pending"] && statuses["pending"] > statuses["cancelled"] && statuses["cancelled"] > statuses["refunded"]);
-        Assert.All(rows, r => Assert.InRange((double)r[2]!, 1.0, 5000.0));
+        Assert.All(rows, r => Assert.InRange((double)r[4]!, 1.0, 5000.0));
+        Assert.All(rows, r => Assert.InRange((int)r[3]!, 1, 20));
+        Assert.Contains(rows, r => r[6] == null);
         Assert.All(rows, r => Assert.InRange((long)r[1]!, 1, 100_000));
 
         var start = Batches.Micros(new DateTime(2024, 1, 1, 0, 0, 0, DateTimeKind.Utc));
@@ -87,7 +89,7 @@ public sealed class GeneratorSourceTests
         long max = long.MinValue;
         for (var i = 0; i < rows.Count; i++)
         {
-            var ts = (long)rows[i][4]!;
+            var ts = (long)rows[i][7]!;
             var nominal = start + i * 1000L;
             Assert.InRange(ts, nominal - 500_000, nominal);
             if (ts < max) outOfOrder++;

@@ -9,7 +9,7 @@ namespace AiEtl.Engine.Connectors.Generator;
 /// <summary>The synthetic data sets the generator produces.</summary>
 public enum GeneratorKind
 {
-    /// <summary><c>order_id int64, customer_id int64, amount float64, status string, ts timestamp</c>.</summary>
+    /// <summary><c>order_id int64, customer_id int64, product_id int64, qty int32, amount float64, status string, country string (nullable), ts timestamp</c>.</summary>
     Orders,
     /// <summary><c>event_id int64, user_id int64, session_id string, url string, referrer string (nullable),
     /// event_type string, duration_ms int32, ts timestamp</c>.</summary>
@@ -98,8 +98,11 @@ public sealed class GeneratorSource : ISource
         GeneratorKind.Orders => new Schema.Builder()
             .Field(ColumnTypes.Field("order_id", ColumnKind.Int64, nullable: false))
             .Field(ColumnTypes.Field("customer_id", ColumnKind.Int64, nullable: false))
+            .Field(ColumnTypes.Field("product_id", ColumnKind.Int64, nullable: false))
+            .Field(ColumnTypes.Field("qty", ColumnKind.Int32, nullable: false))
             .Field(ColumnTypes.Field("amount", ColumnKind.Float64, nullable: false))
             .Field(ColumnTypes.Field("status", ColumnKind.String, nullable: false))
+            .Field(ColumnTypes.Field("country", ColumnKind.String, nullable: true))
             .Field(ColumnTypes.Field("ts", ColumnKind.Timestamp, nullable: false))
             .Build(),
         GeneratorKind.Clickstream => new Schema.Builder()
@@ -295,22 +298,33 @@ internal sealed class RowGenerator
     {
         var orderId = b[0];
         var customer = b[1];
-        var amount = b[2];
-        var status = b[3];
-        var ts = b[4];
+        var product = b[2];
+        var qty = b[3];
+        var amount = b[4];
+        var status = b[5];
+        var country = b[6];
+        var ts = b[7];
         for (var row = first; row < first + count; row++)
         {
             orderId.AppendInt64(row + 1);
             customer.AppendInt64(Skewed(H(1, row), 100_000));
+            var hp = H(4, row);
+            product.AppendInt64(Skewed(hp, 10_000));
+            qty.AppendInt32(1 + (int)((hp >> 40) % 5 == 0 ? (hp >> 20) % 20 : (hp >> 20) % 3));
             var ha = H(2, row);
             // Mostly small orders, one in 16 large: cents in [100, 20_000) or [20_000, 500_000).
             var cents = (ha & 15) == 0 ? 20_000 + (long)((ha >> 4) % 480_000) : 100 + (long)((ha >> 4) % 19_900);
             amount.AppendDouble(cents / 100.0);
             var s = H(3, row) % 100;
             status.AppendUtf8(Statuses[s < 70 ? 0 : s < 85 ? 1 : s < 95 ? 2 : 3]);
+            var hc = H(5, row);
+            if (hc % 50 == 0) country.AppendNull();
+            else country.AppendUtf8(Countries[(int)((hc >> 8) % (ulong)Countries.Length)]);
             ts.AppendInt64(EventTime(row));
         }
     }
+
+    private static readonly byte[][] Countries = [.. new[] { "US", "DE", "FR", "GB", "JP", "BR", "IN", "CA", "NL", "PL", "SE", "ES" }.Select(System.Text.Encoding.UTF8.GetBytes)];
 
     private void FillClicks(BatchBuilder b, long first, int count)
     {
