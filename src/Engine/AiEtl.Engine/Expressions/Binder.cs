@@ -21,7 +21,9 @@ public sealed class Binder(Schema schema)
         BinaryExpr b => BindCompare(b),
         IsNullExpr n => new IsNullVExpr(Bind(n.Operand), n.Negated),
         CastExpr c => BindCast(c),
+        CallExpr { Star: true } or CallExpr { Distinct: true } or CallExpr { Filter: not null } => throw new ExpressionException($"{((CallExpr)e).Name}(…) with *, DISTINCT or FILTER is an aggregate; it is only allowed in the select list of a GROUP BY query", e.Position),
         CallExpr f => BindCall(f),
+        IntervalLiteral i => throw new ExpressionException($"an INTERVAL ('{i.Text}') can only be added to or subtracted from a timestamp, or size a window", i.Position),
         _ => throw new ExpressionException($"unsupported expression {e.GetType().Name}", e.Position),
     };
 

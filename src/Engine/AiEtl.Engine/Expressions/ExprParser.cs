@@ -16,6 +16,23 @@ public sealed class ExprParser
 
     private ExprParser(string text) => _text = text;
 
+    /// <summary>Words that cannot be a bare column name (quote them: "from").</summary>
+    public static readonly IReadOnlySet<string> Reserved = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "AS", "AND", "OR", "NOT", "CASE", "WHEN",
+        "THEN", "ELSE", "END", "IS", "NULL", "TRUE", "FALSE", "IN", "BETWEEN", "LIKE", "ILIKE", "DISTINCT", "FILTER",
+        "INTERVAL", "CAST", "ON", "JOIN", "UNION", "ALL", "ASC", "DESC",
+    };
+
+    /// <summary>Parses one expression of a larger text (e.g. an SQL statement) from <paramref name="pos"/>; advances it past the expression.</summary>
+    public static Expr ParseAt(string text, ref int pos)
+    {
+        var p = new ExprParser(text) { _pos = pos };
+        var e = p.ParseOr();
+        pos = p._pos;
+        return e;
+    }
+
     public static Expr Parse(string text)
     {
         var p = new ExprParser(text);
@@ -185,6 +202,7 @@ public sealed class ExprParser
         if (TryKeyword("NULL")) return new Literal(null, at);
         if (TryKeyword("TRUE")) return new Literal(true, at);
         if (TryKeyword("FALSE")) return new Literal(false, at);
+        if (TryKeyword("INTERVAL")) return ReadInterval(at);
         if (TryKeyword("CAST"))
         {
             if (!TryOp("(")) throw new ExpressionException("expected '(' after CAST", _pos);
@@ -199,20 +217,88 @@ public sealed class ExprParser
             return new CastExpr(operand, kind, at);
         }
         var name = TryIdentifier(out var quoted) ?? throw new ExpressionException($"unexpected '{c}'", _pos);
+        if (!quoted && Reserved.Contains(name))
+            throw new ExpressionException($"expected an expression, found the keyword {name.ToUpperInvariant()}" + (name.Equals("FROM", StringComparison.OrdinalIgnoreCase) ? " (is the select list empty?)" : ""), at);
         SkipWs();
         if (!quoted && _pos < _text.Length && _text[_pos] == '(')
         {
             _pos++;
             var args = new List<Expr>();
-            if (!TryOp(")"))
+            bool star = false, distinct = false;
+            if (TryOp("*"))
             {
+                star = true;
+                if (!TryOp(")")) throw new ExpressionException($"expected ')' after {name}(*", _pos);
+            }
+            else if (!TryOp(")"))
+            {
+                distinct = TryKeyword("DISTINCT");
                 do args.Add(ParseOr());
                 while (TryOp(","));
                 if (!TryOp(")")) throw new ExpressionException($"expected ',' or ')' in the arguments of {name}", _pos);
             }
-            return new CallExpr(name.ToLowerInvariant(), args, at);
+            Expr? filter = null;
+            var save = _pos;
+            if (TryKeyword("FILTER"))
+            {
+                if (!TryOp("(") || !TryKeyword("WHERE")) throw new ExpressionException("expected FILTER (WHERE condition)", save);
+                filter = ParseOr();
+                if (!TryOp(")")) throw new ExpressionException("expected ')' to close FILTER (WHERE …)", _pos);
+            }
+            return new CallExpr(name.ToLowerInvariant(), args, at, star, distinct, filter);
         }
         return new ColumnRef(name, at);
+    }
+
+    private static readonly (string Unit, long Micros)[] IntervalUnits =
+    [
+        ("microsecond", 1), ("millisecond", 1_000), ("second", 1_000_000), ("minute", 60_000_000),
+        ("hour", 3_600_000_000), ("day", 86_400_000_000), ("week", 7 * 86_400_000_000L),
+    ];
+
+    private static long? UnitMicros(string unit)
+    {
+        var u = unit.ToLowerInvariant();
+        if (u.EndsWith('s') && u.Length > 1) u = u[..^1];
+        u = u switch { "sec" => "second", "min" => "minute", "ms" => "millisecond", "us" => "microsecond", "h" => "hour", "d" => "day", _ => u };
+        foreach (var (name, micros) in IntervalUnits) if (name == u) return micros;
+        return null;
+    }
+
+    /// <summary><c>INTERVAL '5' MINUTE</c>, <c>INTERVAL '5 minutes'</c>, <c>INTERVAL '1 hour 30 minutes'</c>.</summary>
+    private IntervalLiteral ReadInterval(int at)
+    {
+        SkipWs();
+        if (_pos >= _text.Length || _text[_pos] != '\'')
+            throw new ExpressionException("expected a quoted amount after INTERVAL, e.g. INTERVAL '5' MINUTE", _pos);
+        var quoteAt = _pos;
+        var body = ReadString().Trim();
+        var parts = body.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        long total = 0;
+        if (parts.Length == 1)
+        {
+            SkipWs();
+            var unitAt = _pos;
+            var unit = TryIdentifier() ?? throw new ExpressionException($"expected a unit after INTERVAL '{body}' (SECOND, MINUTE, HOUR, DAY …)", unitAt);
+            var micros = UnitMicros(unit) ?? throw new ExpressionException(
+                unit.StartsWith("month", StringComparison.OrdinalIgnoreCase) || unit.StartsWith("year", StringComparison.OrdinalIgnoreCase)
+                    ? $"INTERVAL in {unit.ToUpperInvariant()} has no fixed length; use DAY or smaller units" : $"unknown interval unit '{unit}'", unitAt);
+            if (!decimal.TryParse(parts[0], System.Globalization.NumberStyles.AllowDecimalPoint | System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var amount))
+                throw new ExpressionException($"'{parts[0]}' is not a number", quoteAt);
+            total = (long)(amount * micros);
+        }
+        else
+        {
+            if (parts.Length % 2 != 0) throw new ExpressionException($"cannot read interval '{body}' (write e.g. '1 hour 30 minutes')", quoteAt);
+            for (var k = 0; k < parts.Length; k += 2)
+            {
+                if (!decimal.TryParse(parts[k], System.Globalization.NumberStyles.AllowDecimalPoint | System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var amount))
+                    throw new ExpressionException($"'{parts[k]}' is not a number in interval '{body}'", quoteAt);
+                var micros = UnitMicros(parts[k + 1]) ?? throw new ExpressionException($"unknown interval unit '{parts[k + 1]}'", quoteAt);
+                total += (long)(amount * micros);
+            }
+        }
+        return new IntervalLiteral(total, body, at);
     }
 
     private string? TryIdentifier() => TryIdentifier(out _);
