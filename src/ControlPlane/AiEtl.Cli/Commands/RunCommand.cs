@@ -78,7 +78,7 @@ internal static class RunCommand
         var runner = new JobRunner(plan.Graph, options);
         var task = runner.RunAsync(stop.Token, abort.Token);
         var printer = progress ? new ProgressPrinter(metrics) : null;
-        while (!task.Wait(TimeSpan.FromMilliseconds(progress && !Console.IsErrorRedirected ? 500 : 1000)))
+        while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(progress && !Console.IsErrorRedirected ? 500 : 1000)))
             printer?.Tick(sw.Elapsed, final: false);
         printer?.Tick(sw.Elapsed, final: true);
         try
