@@ -133,6 +133,9 @@ internal sealed class SourceTask : TaskBase
     private int _tsColumn = -1;
     private long _maxOutOfOrderMicros;
     private long _maxEventTime = long.MinValue;
+    private TimeSpan? _idleTimeout;
+    private bool _idle;
+    private long _lastData = Stopwatch.GetTimestamp();
 
     public SourceTask(JobRunner runner, JobVertex vertex, int index, Chain chain, CancellationToken stop) : base(runner, vertex, index, chain) => _stop = stop;
 
@@ -150,6 +153,7 @@ internal sealed class SourceTask : TaskBase
             {
                 _tsColumn = source.Schema.GetFieldIndex(et.Column);
                 _maxOutOfOrderMicros = (long)(et.MaxOutOfOrderness.Ticks / 10);
+                _idleTimeout = et.IdleTimeout;
             }
             await Chain.OpenAsync(Context, Runner.Restored, Vertex.Name, Index, ct).ConfigureAwait(false);
             using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop);
@@ -186,7 +190,20 @@ internal sealed class SourceTask : TaskBase
                 if (batch.Length == 0)
                 {
                     batch.Dispose();
+                    // An idle share must not hold back the watermark downstream (DESIGN: idle partitions).
+                    if (_idleTimeout is { } idle && !_idle && Stopwatch.GetElapsedTime(_lastData) >= idle)
+                    {
+                        _idle = true;
+                        await Chain.Router.SignalAsync(StreamElement.Watermark(0, StreamElement.IdleWatermark), ct).ConfigureAwait(false);
+                    }
                     continue;
+                }
+                _lastData = Stopwatch.GetTimestamp();
+                if (_idle)
+                {
+                    // Active again: re-announce the current watermark so the channel counts again.
+                    _idle = false;
+                    if (_watermark != long.MinValue) await Chain.Router.SignalAsync(StreamElement.Watermark(0, _watermark), ct).ConfigureAwait(false);
                 }
                 Interlocked.Add(ref Runner.Metrics.SourceRows, batch.Length);
                 var wm = NextWatermark(batch);
@@ -260,6 +277,7 @@ internal sealed class OperatorTask : TaskBase
     private long _aligning;
     private long _watermark = long.MinValue;
     private int _endedCount;
+    private bool _outputIdle;
 
     public OperatorTask(JobRunner runner, JobVertex vertex, int index, Chain chain, InputGate gate) : base(runner, vertex, index, chain)
     {
@@ -374,7 +392,23 @@ internal sealed class OperatorTask : TaskBase
             any = true;
             if (_watermarks[c] < min) min = _watermarks[c];
         }
-        if (!any || min <= _watermark || min == long.MinValue) return;
+        if (!any)
+        {
+            // Every open input is idle: tell downstream so that it does not wait for us either.
+            if (!_outputIdle && _endedCount < _ended.Length)
+            {
+                _outputIdle = true;
+                await Chain.Router.SignalAsync(StreamElement.Watermark(0, StreamElement.IdleWatermark), ct).ConfigureAwait(false);
+            }
+            return;
+        }
+        if (_outputIdle)
+        {
+            _outputIdle = false;
+            if (_watermark != long.MinValue && min <= _watermark)
+                await Chain.Router.SignalAsync(StreamElement.Watermark(0, _watermark), ct).ConfigureAwait(false);
+        }
+        if (min <= _watermark || min == long.MinValue) return;
         _watermark = min;
         await Chain.WatermarkAsync(min, ct).ConfigureAwait(false);
     }
