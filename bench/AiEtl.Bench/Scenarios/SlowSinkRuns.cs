@@ -5,6 +5,7 @@ using AiEtl.Bench.Harness;
 using AiEtl.Engine;
 using AiEtl.Engine.Connectors.Generator;
 using AiEtl.Engine.Expressions;
+using AiEtl.Engine.Memory;
 using AiEtl.Engine.Operators;
 using AiEtl.Engine.Runtime;
 using Apache.Arrow;
@@ -43,7 +44,10 @@ public sealed record SlowSinkSetup
 }
 
 /// <summary>One sample of a run's timeline.</summary>
-public readonly record struct TimelineSample(double Seconds, long RssBytes, long SourceRows, long SinkRows, long BlockedTicks, long AllocatedBytes);
+/// <param name="PoolBytes">Native memory held by the shared buffer pool (rented + pooled): the batches' column data.</param>
+/// <param name="Gen0Collections">GC.CollectionCount(0) so far.</param>
+public readonly record struct TimelineSample(double Seconds, long RssBytes, long SourceRows, long SinkRows, long BlockedTicks, long AllocatedBytes,
+    long PoolBytes, int Gen0Collections);
 
 /// <summary>
 /// Samples VmRSS and the run's counters every <c>period</c> on its own thread, at fixed offsets from the
@@ -93,7 +97,9 @@ public sealed class Timeline : IDisposable
     private TimelineSample Take()
     {
         var (src, sink, blocked) = _probe();
-        return new TimelineSample(Elapsed, _rss.Read(), src, sink, blocked, GC.GetTotalAllocatedBytes(precise: false));
+        var pool = BufferPool.Shared;
+        return new TimelineSample(Elapsed, _rss.Read(), src, sink, blocked, GC.GetTotalAllocatedBytes(precise: false),
+            pool.RentedBytes + pool.PooledBytes, GC.CollectionCount(0));
     }
 
     private void Loop()

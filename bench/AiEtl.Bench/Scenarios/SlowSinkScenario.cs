@@ -61,6 +61,10 @@ public sealed class SlowSinkScenario : IScenario
             .Add("backpressure_fraction", e.BlockedFraction, 4)
             .Add("rss_flat_within_10pct", e.Growth <= 1.10)
             .Add("rss_growth_mb_per_min", e.GrowthMbPerMinute, 2)
+            .Add("pool_first_window_mb", Mb(e.PoolFirstPeak), 1)
+            .Add("pool_last_window_mb", Mb(e.PoolLastPeak), 1)
+            .Add("gc_gen0_collections", (long)e.Gen0Collections)
+            .Add("allocated_mb", Mb(e.AllocatedBytes), 1)
             .Add("source_rows_per_s", e.SourceRowsPerSecond, 0)
             .Add("source_rows", result.SourceRows)
             .Add("sink_rows", result.SinkRows)
@@ -86,6 +90,10 @@ public sealed class SlowSinkScenario : IScenario
             .Add("rss_last_window_mb", Mb(p.LastPeak), 1)
             .Add("rss_growth", p.Growth, 4)
             .Add("rss_growth_mb_per_min", p.GrowthMbPerMinute, 2)
+            .Add("pool_first_window_mb", Mb(p.PoolFirstPeak), 1)
+            .Add("pool_last_window_mb", Mb(p.PoolLastPeak), 1)
+            .Add("gc_gen0_collections", (long)p.Gen0Collections)
+            .Add("allocated_mb", Mb(p.AllocatedBytes), 1)
             .Add("source_rows_per_s", p.SourceRowsPerSecond, 0)
             .Add("run_s", peer.EndSeconds, 2)
             .Add("warmup_s", p.Warmup, 2)
@@ -116,7 +124,7 @@ public sealed class SlowSinkScenario : IScenario
             .Add("unbounded_channel", Buckets(peer)));
 
         var table = new Table("contestant", "threads", "run s", "sink rows/s", "source rows/s", "peak RSS MB",
-            "RSS first window MB", "RSS last window MB", "growth", "backpressure", "alloc B/row");
+            "RSS first window MB", "RSS last window MB", "growth", "backpressure", "alloc B/row", "pool MB first→last", "gen0 GCs");
         table.Row(Cells(engine, e));
         table.Row(Cells(peer, p));
         report.Table = table;
@@ -126,6 +134,8 @@ public sealed class SlowSinkScenario : IScenario
         report.Notes.Add($"unbounded_channel: stopped by {peer.StopReason} after {peer.EndSeconds:F1} s with {peer.QueuedRowsAtStop:N0} rows ({peer.QueuedBatchesAtStop:N0} batches) queued, RSS growing {p.GrowthMbPerMinute:F0} MB/min");
         report.Notes.Add("RSS by 10 s (MB): engine " + BucketText(engine) + "; unbounded_channel " + BucketText(peer));
         report.Notes.Add("rows/s = rows through the sink after warm-up; alloc B/row = bytes allocated after warm-up ÷ source rows");
+        report.Notes.Add("pool = native memory of the shared BufferPool (the batches' column data, rented + pooled); gen0 GCs = collections after warm-up: " +
+            "without one, every managed byte allocated (allocated_mb) is still resident, so RSS rises by about the allocation rate until the first collection");
         return report;
     }
 
@@ -142,6 +152,8 @@ public sealed class SlowSinkScenario : IScenario
         w.Growth.ToString("F3", CultureInfo.InvariantCulture) + "×",
         run.Name == "engine" ? w.BlockedFraction.ToString("P1", CultureInfo.InvariantCulture) : "—",
         w.AllocBytesPerSourceRow.ToString("F3", CultureInfo.InvariantCulture),
+        Mb(w.PoolFirstPeak).ToString("F0", CultureInfo.InvariantCulture) + "→" + Mb(w.PoolLastPeak).ToString("F0", CultureInfo.InvariantCulture),
+        w.Gen0Collections.ToString(CultureInfo.InvariantCulture),
     ];
 
     /// <summary>Peak RSS per 10 s of the measured run; a tail shorter than 1 s (the stop sample) joins the bucket before it.</summary>
@@ -186,6 +198,10 @@ public sealed class SlowSinkScenario : IScenario
         public double SourceRowsPerSecond { get; init; }
         public double BlockedFraction { get; init; }
         public double AllocBytesPerSourceRow { get; init; }
+        public long AllocatedBytes { get; init; }
+        public long PoolFirstPeak { get; init; }
+        public long PoolLastPeak { get; init; }
+        public int Gen0Collections { get; init; }
         public string FirstText => $"{FirstStart.ToString("F1", CultureInfo.InvariantCulture)}–{FirstEnd.ToString("F1", CultureInfo.InvariantCulture)} s";
         public string LastText => $"{LastStart.ToString("F1", CultureInfo.InvariantCulture)}–{LastEnd.ToString("F1", CultureInfo.InvariantCulture)} s";
 
@@ -222,6 +238,10 @@ public sealed class SlowSinkScenario : IScenario
                 SourceRowsPerSecond = dt > 0 ? sourceRows / dt : 0,
                 BlockedFraction = dt > 0 ? (b.BlockedTicks - a.BlockedTicks) / (dt * Stopwatch.Frequency * run.Threads) : 0,
                 AllocBytesPerSourceRow = sourceRows > 0 ? (double)(b.AllocatedBytes - a.AllocatedBytes) / sourceRows : 0,
+                AllocatedBytes = b.AllocatedBytes - a.AllocatedBytes,
+                PoolFirstPeak = first.Count > 0 ? first.Max(s => s.PoolBytes) : 0,
+                PoolLastPeak = last.Count > 0 ? last.Max(s => s.PoolBytes) : 0,
+                Gen0Collections = b.Gen0Collections - a.Gen0Collections,
             };
         }
     }
