@@ -128,3 +128,81 @@ public static class TestData
         return list;
     }
 }
+
+/// <summary>
+/// A sink that counts what it writes and sleeps per batch (a slow external system). Its pre-commit state is
+/// the writer's row count (8 bytes), so checkpoint sizes are predictable.
+/// </summary>
+public sealed class SlowCountingSink(string name, TimeSpan delayPerBatch) : ISink
+{
+    private long _rows;
+    private long _batches;
+
+    public string Name => name;
+    public int MaxParallelism => 16;
+    public TimeSpan DelayPerBatch { get; } = delayPerBatch;
+    public long Rows => Interlocked.Read(ref _rows);
+    public long Batches => Interlocked.Read(ref _batches);
+
+    public ISinkWriter CreateWriter(Schema input, ConnectorContext context) => new Writer(this);
+
+    private sealed class Writer(SlowCountingSink sink) : ISinkWriter
+    {
+        private long _written;
+
+        public ValueTask OpenAsync(byte[]? restoredState, CancellationToken ct) => default;
+
+        public async ValueTask WriteAsync(Batch batch, CancellationToken ct)
+        {
+            if (sink.DelayPerBatch > TimeSpan.Zero) await Task.Delay(sink.DelayPerBatch, ct);
+            _written += batch.Length;
+            Interlocked.Add(ref sink._rows, batch.Length);
+            Interlocked.Increment(ref sink._batches);
+        }
+
+        public ValueTask<byte[]?> PreCommitAsync(long checkpointId, CancellationToken ct) =>
+            ValueTask.FromResult<byte[]?>(BitConverter.GetBytes(_written));
+
+        public ValueTask CommitAsync(long checkpointId, CancellationToken ct) => default;
+
+        public ValueTask DisposeAsync() => default;
+    }
+}
+
+/// <summary>
+/// Passes batches through unchanged and records, at every batch, how far the sources are ahead of the sinks
+/// (<c>SourceRows - SinkRows</c>). Placed first in a source chain it samples right after the source counted a
+/// new batch, the moment that difference peaks: a deterministic sample at every step, not a timed poll.
+/// </summary>
+public sealed class AheadProbe(Schema schema) : Operator
+{
+    private EngineMetrics? _metrics;
+    private long _max;
+
+    public long MaxAhead => Interlocked.Read(ref _max);
+    public override string Name => "probe";
+    public override Schema OutputSchema => schema;
+
+    public override ValueTask OpenAsync(OperatorContext context, byte[]? restoredState, CancellationToken ct)
+    {
+        _metrics = context.Metrics;
+        return default;
+    }
+
+    public override ValueTask ProcessAsync(Batch batch, IOutput output, CancellationToken ct)
+    {
+        Raise(ref _max, Interlocked.Read(ref _metrics!.SourceRows) - Interlocked.Read(ref _metrics.SinkRows));
+        return output.EmitAsync(batch, ct);
+    }
+
+    public static void Raise(ref long max, long value)
+    {
+        var seen = Interlocked.Read(ref max);
+        while (value > seen)
+        {
+            var was = Interlocked.CompareExchange(ref max, value, seen);
+            if (was == seen) return;
+            seen = was;
+        }
+    }
+}

@@ -115,10 +115,17 @@ public sealed class FilterProjectOperator : Operator
                 var p = _projections[c].Expr;
                 cols[c] = p.Eval(ctx);
             }
-            if (sel == null && !borrowed)
+            if (sel == null)
                 foreach (var col in cols)
                     for (var i = 0; i < batch.Data.ColumnCount; i++)
-                        if (ReferenceEquals(col, batch.Column(i))) borrowed = true;
+                    {
+                        if (!ReferenceEquals(col, batch.Column(i))) continue;
+                        // A column passed through zero-copy is still carried by the output: count its bytes
+                        // so that edges bounded by bytes see them.
+                        borrowed = true;
+                        asm.AddBorrowed(col);
+                        break;
+                    }
         }
         var output = asm.Build(schema, cols, count);
         if (borrowed) output.DependOn(batch);

@@ -20,7 +20,7 @@ public sealed class EngineMetrics : IDisposable
         RowsOut = _meter.CreateCounter<long>("aietl.operator.rows_out", "{row}", "Rows emitted by an operator");
         BytesIn = _meter.CreateCounter<long>("aietl.operator.bytes_in", "By", "Bytes received by an operator");
         BytesOut = _meter.CreateCounter<long>("aietl.operator.bytes_out", "By", "Bytes emitted by an operator");
-        BatchLatency = _meter.CreateHistogram<double>("aietl.operator.batch_latency", "ms", "Time to process one batch");
+        BatchLatency = _meter.CreateHistogram<double>("aietl.operator.batch_latency", "ms", "Time for a task to push one batch through its operator chain (waits for downstream credit included)");
         BackpressureTime = _meter.CreateCounter<double>("aietl.edge.backpressure_time", "ms", "Time spent blocked writing to a full edge");
         CheckpointDuration = _meter.CreateHistogram<double>("aietl.checkpoint.duration", "ms", "Checkpoint duration, trigger to completion");
         CheckpointSize = _meter.CreateHistogram<long>("aietl.checkpoint.size", "By", "Bytes of state in a checkpoint");

@@ -79,13 +79,18 @@ internal sealed class Chain
     private sealed class Link(Operator? next, IOutput? last, EngineMetrics metrics, string name) : IOutput
     {
         private readonly KeyValuePair<string, object?> _tag = new("operator", name);
+        private readonly KeyValuePair<string, object?> _nextTag = new("operator", next?.Name);
         public IOutput? NextOut;
 
         public ValueTask EmitAsync(Batch batch, CancellationToken ct)
         {
             metrics.RowsOut.Add(batch.Length, _tag);
             metrics.BytesOut.Add(batch.ByteSize, _tag);
-            return next != null ? next.ProcessAsync(batch, NextOut!, ct) : last!.EmitAsync(batch, ct);
+            if (next == null) return last!.EmitAsync(batch, ct);
+            // A fused operator's input is its predecessor's output: count it as that operator's rows in.
+            metrics.RowsIn.Add(batch.Length, _nextTag);
+            metrics.BytesIn.Add(batch.ByteSize, _nextTag);
+            return next.ProcessAsync(batch, NextOut!, ct);
         }
     }
 }
@@ -207,7 +212,9 @@ internal sealed class SourceTask : TaskBase
                 }
                 Interlocked.Add(ref Runner.Metrics.SourceRows, batch.Length);
                 var wm = NextWatermark(batch);
+                var start = Stopwatch.GetTimestamp();
                 await Chain.PushAsync(batch, ct).ConfigureAwait(false);
+                Runner.Metrics.BatchLatency.Record(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
                 if (wm > _watermark)
                 {
                     _watermark = wm;
