@@ -12,6 +12,7 @@ public sealed class WatermarkTests
     /// <summary>Reader 0 emits rows with increasing event time; reader 1 never has data (an idle partition).</summary>
     private sealed class HalfIdleSource : ISource
     {
+        public static int Produced;
         public string Name => "half-idle";
         public Schema Schema => S;
         public int MaxParallelism => 2;
@@ -32,6 +33,7 @@ public sealed class WatermarkTests
                 if (index == 0 && _next < 200)
                 {
                     b[0].AppendInt64(_next++ * 1_000_000);
+                    Interlocked.Increment(ref Produced);
                 }
                 return b.Build();
             }
@@ -39,7 +41,7 @@ public sealed class WatermarkTests
     }
 
     /// <summary>Records the watermarks it sees.</summary>
-    private sealed class WatermarkProbe(ConcurrentQueue<long> seen) : Operator
+    private sealed class WatermarkProbe(ConcurrentQueue<long> seen, Func<bool> stopping) : Operator
     {
         public override string Name => "probe";
         public override Schema OutputSchema => S;
@@ -51,7 +53,8 @@ public sealed class WatermarkTests
 
         public override ValueTask OnWatermarkAsync(long watermarkMicros, IOutput output, CancellationToken ct)
         {
-            seen.Enqueue(watermarkMicros);
+            // Only what arrives while running counts: on stop the sources end and ended inputs release the watermark.
+            if (!stopping()) seen.Enqueue(watermarkMicros);
             return default;
         }
     }
@@ -62,6 +65,8 @@ public sealed class WatermarkTests
     public async Task An_idle_partition_holds_back_the_watermark_only_without_an_idle_timeout(bool idleTimeout)
     {
         var seen = new ConcurrentQueue<long>();
+        HalfIdleSource.Produced = 0;
+        using var stop = new CancellationTokenSource();
         var g = new JobGraph { Name = "wm" };
         var src = g.Add(new JobVertex
         {
@@ -69,11 +74,16 @@ public sealed class WatermarkTests
             EventTime = new EventTimeSettings("ts", TimeSpan.FromSeconds(1), idleTimeout ? TimeSpan.FromMilliseconds(100) : null),
             CreateChain = _ => [],
         });
-        var op = g.Add(new JobVertex { Name = "probe", Parallelism = 1, OutputSchema = S, CreateChain = _ => [new WatermarkProbe(seen)] });
+        var op = g.Add(new JobVertex { Name = "probe", Parallelism = 1, OutputSchema = S, CreateChain = _ => [new WatermarkProbe(seen, () => stop.IsCancellationRequested)] });
         JobGraph.Connect(src, op, Partitioning.Rebalance);
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-        await new JobRunner(g, new JobOptions { DeadLetters = new ListDeadLetters(), Metrics = new EngineMetrics("wm") })
+        var run = new JobRunner(g, new JobOptions { DeadLetters = new ListDeadLetters(), Metrics = new EngineMetrics("wm") })
             .RunAsync(stop.Token, TestContext.Current.CancellationToken);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (Volatile.Read(ref HalfIdleSource.Produced) < 200 && sw.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(10, TestContext.Current.CancellationToken);
+        sw.Restart();
+        while ((seen.IsEmpty || seen.Max() < 198_000_000) && sw.Elapsed < TimeSpan.FromSeconds(idleTimeout ? 30 : 1)) await Task.Delay(10, TestContext.Current.CancellationToken);
+        await stop.CancelAsync();
+        await run;
         if (idleTimeout)
         {
             // Watermark = max event time − 1 s, advancing with reader 0 although reader 1 has no data.
