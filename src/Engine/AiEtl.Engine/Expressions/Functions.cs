@@ -55,6 +55,21 @@ internal sealed unsafe class StringOut
         ((int*)_offsets.Pointer)[++_row] = _pos;
     }
 
+    /// <summary>Room for up to <paramref name="max"/> bytes of the next value; finish it with <see cref="Commit"/>.</summary>
+    public Span<byte> Reserve(int max)
+    {
+        Ensure(max);
+        return new Span<byte>(_data.Pointer + _pos, max);
+    }
+
+    /// <summary>Ends the value written into <see cref="Reserve"/> with its length.</summary>
+    public void Commit(int written)
+    {
+        _pos += written;
+        Bits.Set(_validity.Pointer, _row);
+        ((int*)_offsets.Pointer)[++_row] = _pos;
+    }
+
     private void Ensure(int more)
     {
         if (_pos + more <= _data.Capacity) return;
@@ -253,9 +268,12 @@ public static class Values
         ColumnKind.Timestamp => FormatTimestamp((long)v),
         ColumnKind.Date => DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)v).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
         ColumnKind.Bool => (bool)v ? "true" : "false",
-        ColumnKind.Float64 => ((double)v).ToString("R", CultureInfo.InvariantCulture),
+        ColumnKind.Float64 => FormatDouble((double)v),
         _ => Convert.ToString(v, CultureInfo.InvariantCulture)!,
     };
+
+    /// <summary>Shortest round-trip form with PostgreSQL's spelling: 1e+20, 1e-05, NaN, Infinity, -Infinity.</summary>
+    public static string FormatDouble(double d) => d.ToString("R", CultureInfo.InvariantCulture).Replace('E', 'e');
 
     public static string FormatTimestamp(long micros) =>
         DateTime.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
