@@ -73,7 +73,8 @@ public sealed partial class Binder
             case "concat":
             {
                 Arity(1, int.MaxValue);
-                return new ConcatVExpr([.. args.Where(a => !IsNullLit(a)).Select(ToText)], skipNulls: true);
+                // concat writes booleans as t/f (PostgreSQL's output function); || and casts write true/false.
+                return new ConcatVExpr([.. args.Where(a => !IsNullLit(a)).Select(a => a.Kind == ColumnKind.Bool ? BoolLetter(a) : ToText(a))], skipNulls: true);
             }
             case "substring" or "substr":
             {
@@ -243,14 +244,23 @@ public sealed partial class Binder
         return new CastVExpr(v, ColumnKind.String);
     }
 
+    private static VExpr BoolLetter(VExpr b) => b is LiteralVExpr { Value: bool v }
+        ? new LiteralVExpr(v ? "t" : "f", ColumnKind.String)
+        : new CaseVExpr([(b, new LiteralVExpr("t", ColumnKind.String)), (new NotVExpr(b), new LiteralVExpr("f", ColumnKind.String))], null, ColumnKind.String);
+
     /// <summary>The common type of CASE results or COALESCE arguments, as PostgreSQL resolves it.</summary>
     internal static ColumnKind Unify(IReadOnlyList<VExpr> xs, IReadOnlyList<Expr> exprs, string what, int pos)
     {
         ColumnKind? k = null;
+        // Pass 0: typed values; pass 1: integer constants (they fit an int32 column, as PostgreSQL's int4 literals).
+        for (var pass = 0; pass < 2; pass++)
         for (var i = 0; i < xs.Count; i++)
         {
             var x = xs[i];
             if (IsNullLit(x) || x is LiteralVExpr { Value: string }) continue; // untyped: takes the others' type
+            var intConst = x is LiteralVExpr { Value: long v } && v is >= int.MinValue and <= int.MaxValue;
+            if (intConst != (pass == 1)) continue;
+            if (intConst && k is ColumnKind.Int32 or ColumnKind.Int64 or ColumnKind.Float64) continue;
             if (k == null || x.Kind == k) { k = x.Kind; continue; }
             if (IsNumeric(x.Kind) && IsNumeric(k.Value)) k = Wider(x.Kind, k.Value);
             else if (x.Kind is ColumnKind.Date or ColumnKind.Timestamp && k is ColumnKind.Date or ColumnKind.Timestamp) k = ColumnKind.Timestamp;

@@ -233,13 +233,14 @@ public sealed class ExprParser
         var left = ParseUnary();
         while (true)
         {
+            var save = _pos;
             SkipWs();
             var at = _pos;
-            if (!TryKeyword("AT")) return left;
+            if (!TryKeyword("AT")) { _pos = save; return left; }
             if (!TryKeyword("TIME") || !TryKeyword("ZONE"))
             {
                 // Not the operator: "at" may be an alias written without AS.
-                _pos = at;
+                _pos = save;
                 return left;
             }
             left = new AtTimeZoneExpr(left, ParseUnary(), at);
@@ -385,6 +386,7 @@ public sealed class ExprParser
         SkipWs();
         Expr? operand = null;
         var save = _pos;
+        if (TryKeyword("END") || TryKeyword("ELSE")) throw new ExpressionException("expected WHEN after CASE", save);
         if (!TryKeyword("WHEN")) operand = ParseOr();
         else _pos = save;
         var whens = new List<WhenClause>();
