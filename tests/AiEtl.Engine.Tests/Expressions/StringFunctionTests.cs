@@ -47,6 +47,7 @@ public sealed class StringFunctionTests
     // trim: spaces only unless characters are given
     [InlineData("trim(s)", "  a b  ", null, "a b")]
     [InlineData("trim(s)", "\t a \t", null, "\t a \t")]
+    [InlineData("trim(s)", "\u00a0a ", null, "\u00a0a")]
     [InlineData("ltrim(s)", "  a  ", null, "a  ")]
     [InlineData("rtrim(s)", "  a  ", null, "  a")]
     [InlineData("btrim(s, 'xy')", "xyaxyx", null, "a")]
