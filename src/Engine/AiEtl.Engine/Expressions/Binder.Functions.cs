@@ -52,7 +52,7 @@ public sealed partial class Binder
                 Arity(1, 1);
                 if (IsNullLit(args[0])) return new LiteralVExpr(null, ColumnKind.Int64);
                 if (!IsNumeric(args[0].Kind)) throw new ExpressionException($"abs needs a number, got {ColumnTypes.Name(args[0].Kind)}", f.Args[0].Position);
-                return new FuncVExpr(f.Name, args, args[0].Kind);
+                return new AbsVExpr(args[0]);
             case "coalesce":
             {
                 Arity(1, int.MaxValue);
