@@ -95,7 +95,7 @@ public sealed class ExpressionTests
     [InlineData("upper(s)", new object?[] { "AB", "ÉX", null, "" })]
     [InlineData("length(s)", new object?[] { 2, 2, null, 0 })]
     [InlineData("coalesce(l, 0)", new object?[] { 10L, long.MaxValue, 0L, -3L })]
-    [InlineData("s || '!'", new object?[] { "Ab!", "éX!", "!", "!" })]
+    [InlineData("s || '!'", new object?[] { "Ab!", "éX!", null, "!" })]
     [InlineData("abs(i)", new object?[] { 1, 7, null, 2147483647 })]
     public void Casts_and_functions(string expr, object?[] expected) =>
         Assert.Equal(expected.Select(Normalize), Eval(expr).Select(Normalize));

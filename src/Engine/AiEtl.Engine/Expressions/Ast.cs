@@ -24,6 +24,24 @@ public sealed record IntervalLiteral(long Micros, string Text, int Position) : E
 
 public sealed record CastExpr(Expr Operand, ColumnKind To, int Position) : Expr(Position);
 
+/// <summary>One <c>WHEN condition THEN result</c> arm of a CASE.</summary>
+public sealed record WhenClause(Expr When, Expr Then);
+
+/// <summary><c>CASE [operand] WHEN … THEN … [ELSE …] END</c>; with an operand each WHEN holds a value compared with it.</summary>
+public sealed record CaseExpr(Expr? Operand, IReadOnlyList<WhenClause> Whens, Expr? Else, int Position) : Expr(Position);
+
+/// <summary><c>operand [NOT] IN (item, …)</c>.</summary>
+public sealed record InListExpr(Expr Operand, IReadOnlyList<Expr> Items, bool Negated, int Position) : Expr(Position);
+
+/// <summary><c>operand [NOT] BETWEEN low AND high</c>.</summary>
+public sealed record BetweenExpr(Expr Operand, Expr Low, Expr High, bool Negated, int Position) : Expr(Position);
+
+/// <summary><c>operand [NOT] LIKE|ILIKE pattern [ESCAPE escape]</c>.</summary>
+public sealed record LikeExpr(Expr Operand, Expr Pattern, Expr? Escape, bool IgnoreCase, bool Negated, int Position) : Expr(Position);
+
+/// <summary><c>operand AT TIME ZONE zone</c>.</summary>
+public sealed record AtTimeZoneExpr(Expr Operand, Expr Zone, int Position) : Expr(Position);
+
 /// <summary>An expression with an optional output name (<c>expr AS name</c>).</summary>
 public sealed record NamedExpr(Expr Expr, string? Alias);
 

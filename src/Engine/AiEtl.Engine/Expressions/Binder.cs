@@ -5,7 +5,7 @@ using Apache.Arrow;
 namespace AiEtl.Engine.Expressions;
 
 /// <summary>Resolves names against a schema, checks and infers types, and builds vectorized expressions.</summary>
-public sealed class Binder(Schema schema)
+public sealed partial class Binder(Schema schema)
 {
     public Schema Schema => schema;
 
@@ -17,13 +17,19 @@ public sealed class Binder(Schema schema)
         UnaryExpr { Op: "-" } u => BindNegate(u),
         BinaryExpr { Op: "AND" or "OR" } b => new LogicVExpr(b.Op, RequireBool(Bind(b.Left), b.Left.Position, b.Op), RequireBool(Bind(b.Right), b.Right.Position, b.Op)),
         BinaryExpr { Op: "+" or "-" or "*" or "/" or "%" } b => BindArith(b),
-        BinaryExpr { Op: "||" } b => new FuncVExpr("concat", [Bind(b.Left), Bind(b.Right)], ColumnKind.String),
+        BinaryExpr { Op: "||" } b => BindConcatOp(b),
+        BinaryExpr { Op: "->" or "->>" } b => BindJsonOp(b),
         BinaryExpr b => BindCompare(b),
         IsNullExpr n => new IsNullVExpr(Bind(n.Operand), n.Negated),
         CastExpr c => BindCast(c),
+        CaseExpr c => BindCase(c),
+        InListExpr i => BindIn(i),
+        BetweenExpr b => BindBetween(b),
+        LikeExpr l => BindLike(l),
+        AtTimeZoneExpr a => BindAtTimeZone(a),
         CallExpr { Star: true } or CallExpr { Distinct: true } or CallExpr { Filter: not null } => throw new ExpressionException($"{((CallExpr)e).Name}(…) with *, DISTINCT or FILTER is an aggregate; it is only allowed in the select list of a GROUP BY query", e.Position),
         CallExpr f => BindCall(f),
-        IntervalLiteral i => throw new ExpressionException($"an INTERVAL ('{i.Text}') can only be added to or subtracted from a timestamp, or size a window", i.Position),
+        IntervalLiteral i => new IntervalVExpr(new LiteralVExpr(i.Micros, ColumnKind.Int64), $"INTERVAL '{i.Text.Replace("'", "''", StringComparison.Ordinal)}'"),
         _ => throw new ExpressionException($"unsupported expression {e.GetType().Name}", e.Position),
     };
 
@@ -89,6 +95,7 @@ public sealed class Binder(Schema schema)
     {
         var l = Bind(b.Left);
         var r = Bind(b.Right);
+        if (BindTemporalArith(b, l, r) is { } temporal) return temporal;
         l = Fit(l, r.Kind);
         r = Fit(r, l.Kind);
         if (!IsNumeric(l.Kind) || !IsNumeric(r.Kind))
@@ -96,12 +103,15 @@ public sealed class Binder(Schema schema)
         return new ArithVExpr(b.Op, l, r, Wider(l.Kind, r.Kind));
     }
 
-    private VExpr BindCompare(BinaryExpr b)
+    private VExpr BindCompare(BinaryExpr b) => BindCompare(b.Op, Bind(b.Left), Bind(b.Right), b.Left.Position, b.Right.Position, b.Position);
+
+    /// <summary>A comparison of two bound operands (also used for IN, BETWEEN, NULLIF and simple CASE).</summary>
+    private static VExpr BindCompare(string op, VExpr l, VExpr r, int lpos, int rpos, int pos)
     {
-        var l = Bind(b.Left);
-        var r = Bind(b.Right);
-        l = Coerce(l, r.Kind, b.Left.Position);
-        r = Coerce(r, l.Kind, b.Right.Position);
+        if (l is IntervalVExpr li) l = li.Micros;
+        if (r is IntervalVExpr ri) r = ri.Micros;
+        l = Coerce(l, r.Kind, lpos);
+        r = Coerce(r, l.Kind, rpos);
         ColumnKind k;
         if (IsNumeric(l.Kind) && IsNumeric(r.Kind)) k = Wider(l.Kind, r.Kind);
         else if (l.Kind == r.Kind) k = l.Kind;
@@ -111,14 +121,14 @@ public sealed class Binder(Schema schema)
             if (l.Kind == ColumnKind.Date) l = new CastVExpr(l, k);
             if (r.Kind == ColumnKind.Date) r = new CastVExpr(r, k);
         }
-        else throw new ExpressionException($"cannot compare {ColumnTypes.Name(l.Kind)} with {ColumnTypes.Name(r.Kind)}", b.Position);
+        else throw new ExpressionException($"cannot compare {ColumnTypes.Name(l.Kind)} with {ColumnTypes.Name(r.Kind)}", pos);
         // Keep a literal on the right so the constant fast path applies.
         if (l is LiteralVExpr && r is not LiteralVExpr)
         {
-            var flipped = b.Op switch { "<" => ">", "<=" => ">=", ">" => "<", ">=" => "<=", _ => b.Op };
+            var flipped = op switch { "<" => ">", "<=" => ">=", ">" => "<", ">=" => "<=", _ => op };
             return new CompareVExpr(flipped, r, CoerceLiteral(l, k), k);
         }
-        return new CompareVExpr(b.Op, l, CoerceLiteral(r, k), k);
+        return new CompareVExpr(op, l, CoerceLiteral(r, k), k);
     }
 
     private static VExpr CoerceLiteral(VExpr x, ColumnKind k)
@@ -155,44 +165,6 @@ public sealed class Binder(Schema schema)
             return new LiteralVExpr(r, c.To);
         }
         return new CastVExpr(x, c.To);
-    }
-
-    private VExpr BindCall(CallExpr f)
-    {
-        if (!FuncVExpr.Known.Contains(f.Name))
-            throw new ExpressionException($"unknown function '{f.Name}' (known: {string.Join(", ", FuncVExpr.Known.Order())})", f.Position);
-        var args = f.Args.Select(Bind).ToList();
-        void Arity(int min, int max)
-        {
-            if (args.Count < min || args.Count > max)
-                throw new ExpressionException($"{f.Name} takes {(min == max ? min.ToString(CultureInfo.InvariantCulture) : $"{min} to {(max == int.MaxValue ? "any" : max.ToString(CultureInfo.InvariantCulture))}")} argument(s), got {args.Count}", f.Position);
-        }
-        switch (f.Name)
-        {
-            case "lower" or "upper" or "length":
-                Arity(1, 1);
-                if (args[0].Kind != ColumnKind.String) throw new ExpressionException($"{f.Name} needs a string, got {ColumnTypes.Name(args[0].Kind)}", f.Args[0].Position);
-                return new FuncVExpr(f.Name, args, f.Name == "length" ? ColumnKind.Int32 : ColumnKind.String);
-            case "abs":
-                Arity(1, 1);
-                if (!IsNumeric(args[0].Kind)) throw new ExpressionException($"abs needs a number, got {ColumnTypes.Name(args[0].Kind)}", f.Args[0].Position);
-                return new FuncVExpr(f.Name, args, args[0].Kind);
-            case "coalesce":
-            {
-                Arity(1, int.MaxValue);
-                var typed = args.Where(a => a is not LiteralVExpr { Value: null }).ToList();
-                var k = typed.Count == 0 ? ColumnKind.Int64 : typed[0].Kind;
-                foreach (var a in typed)
-                {
-                    if (a.Kind == k) continue;
-                    if (IsNumeric(a.Kind) && IsNumeric(k)) k = Wider(a.Kind, k);
-                    else throw new ExpressionException($"coalesce arguments must share a type: {ColumnTypes.Name(k)} and {ColumnTypes.Name(a.Kind)}", f.Position);
-                }
-                return new FuncVExpr(f.Name, args, k);
-            }
-            default:
-                return new FuncVExpr(f.Name, args, ColumnKind.String);
-        }
     }
 
     public static int Levenshtein(string a, string b)

@@ -111,32 +111,95 @@ public sealed class ExprParser
         SkipWs();
         var at = _pos;
         if (TryKeyword("NOT")) return new UnaryExpr("NOT", ParseNot(), at);
-        return ParseComparison();
+        return ParseIs();
+    }
+
+    // Precedence follows PostgreSQL, lowest first: OR, AND, NOT, IS, comparison, BETWEEN/IN/LIKE,
+    // other operators (|| -> ->>), + -, * / %, AT TIME ZONE, unary minus, ::.
+    private Expr ParseIs()
+    {
+        var left = ParseComparison();
+        while (true)
+        {
+            SkipWs();
+            var at = _pos;
+            if (!TryKeyword("IS")) return left;
+            var negated = TryKeyword("NOT");
+            if (!TryKeyword("NULL")) throw new ExpressionException("expected NULL or NOT NULL after IS", _pos);
+            left = new IsNullExpr(left, negated, at);
+        }
     }
 
     private static readonly string[] CompareOps = ["<=", ">=", "<>", "!=", "=", "<", ">"];
 
     private Expr ParseComparison()
     {
-        var left = ParseAdditive();
+        var left = ParsePredicate();
         SkipWs();
         var at = _pos;
-        if (TryKeyword("IS"))
-        {
-            var negated = TryKeyword("NOT");
-            if (!TryKeyword("NULL")) throw new ExpressionException("expected NULL or NOT NULL after IS", _pos);
-            return new IsNullExpr(left, negated, at);
-        }
         foreach (var op in CompareOps)
         {
             if (TryOp(op))
             {
-                var right = ParseAdditive();
+                var right = ParsePredicate();
                 return new BinaryExpr(op == "!=" ? "<>" : op, left, right, at);
             }
         }
         return left;
     }
+
+    private Expr ParsePredicate()
+    {
+        var left = ParseOther();
+        SkipWs();
+        var save = _pos;
+        var negated = TryKeyword("NOT");
+        SkipWs();
+        var at = _pos;
+        if (TryKeyword("BETWEEN"))
+        {
+            var low = ParseOther();
+            if (!TryKeyword("AND")) throw new ExpressionException("expected AND in BETWEEN low AND high", _pos);
+            var high = ParseOther();
+            return new BetweenExpr(left, low, high, negated, at);
+        }
+        if (TryKeyword("IN"))
+        {
+            if (!TryOp("(")) throw new ExpressionException("expected '(' after IN, e.g. x IN (1, 2)", _pos);
+            var items = new List<Expr>();
+            do items.Add(ParseOr());
+            while (TryOp(","));
+            if (!TryOp(")")) throw new ExpressionException("expected ',' or ')' in the IN list", _pos);
+            return new InListExpr(left, items, negated, at);
+        }
+        var ilike = false;
+        if (TryKeyword("LIKE") || (ilike = TryKeyword("ILIKE")))
+        {
+            var pattern = ParseOther();
+            Expr? escape = TryKeyword("ESCAPE") ? ParseOther() : null;
+            return new LikeExpr(left, pattern, escape, ilike, negated, at);
+        }
+        if (negated) throw new ExpressionException("expected BETWEEN, IN, LIKE or ILIKE after NOT", at);
+        _pos = save;
+        return left;
+    }
+
+    /// <summary>Operators without a precedence of their own in PostgreSQL: || -> ->>, left-associative.</summary>
+    private Expr ParseOther()
+    {
+        var left = ParseAdditive();
+        while (true)
+        {
+            SkipWs();
+            var at = _pos;
+            if (TryOp("||")) left = new BinaryExpr("||", left, ParseAdditive(), at);
+            else if (TryOp("->>")) left = new BinaryExpr("->>", left, ParseAdditive(), at);
+            else if (TryOp("->")) left = new BinaryExpr("->", left, ParseAdditive(), at);
+            else return left;
+        }
+    }
+
+    private bool AtArrow() => string.CompareOrdinal(_text, _pos, "->", 0, 2) == 0;
 
     private Expr ParseAdditive()
     {
@@ -145,24 +208,42 @@ public sealed class ExprParser
         {
             SkipWs();
             var at = _pos;
-            if (TryOp("||")) left = new BinaryExpr("||", left, ParseMultiplicative(), at);
-            else if (TryOp("+")) left = new BinaryExpr("+", left, ParseMultiplicative(), at);
-            else if (TryOp("-")) left = new BinaryExpr("-", left, ParseMultiplicative(), at);
+            if (TryOp("+")) left = new BinaryExpr("+", left, ParseMultiplicative(), at);
+            else if (!AtArrow() && TryOp("-")) left = new BinaryExpr("-", left, ParseMultiplicative(), at);
             else return left;
         }
     }
 
     private Expr ParseMultiplicative()
     {
-        var left = ParseUnary();
+        var left = ParseAtTimeZone();
         while (true)
         {
             SkipWs();
             var at = _pos;
-            if (TryOp("*")) left = new BinaryExpr("*", left, ParseUnary(), at);
-            else if (TryOp("/")) left = new BinaryExpr("/", left, ParseUnary(), at);
-            else if (TryOp("%")) left = new BinaryExpr("%", left, ParseUnary(), at);
+            if (TryOp("*")) left = new BinaryExpr("*", left, ParseAtTimeZone(), at);
+            else if (TryOp("/")) left = new BinaryExpr("/", left, ParseAtTimeZone(), at);
+            else if (TryOp("%")) left = new BinaryExpr("%", left, ParseAtTimeZone(), at);
             else return left;
+        }
+    }
+
+    private Expr ParseAtTimeZone()
+    {
+        var left = ParseUnary();
+        while (true)
+        {
+            var save = _pos;
+            SkipWs();
+            var at = _pos;
+            if (!TryKeyword("AT")) { _pos = save; return left; }
+            if (!TryKeyword("TIME") || !TryKeyword("ZONE"))
+            {
+                // Not the operator: "at" may be an alias written without AS.
+                _pos = save;
+                return left;
+            }
+            left = new AtTimeZoneExpr(left, ParseUnary(), at);
         }
     }
 
@@ -170,7 +251,7 @@ public sealed class ExprParser
     {
         SkipWs();
         var at = _pos;
-        if (TryOp("-"))
+        if (!AtArrow() && TryOp("-"))
         {
             var operand = ParseUnary();
             return operand switch
@@ -181,7 +262,50 @@ public sealed class ExprParser
             };
         }
         if (TryOp("+")) return ParseUnary();
-        return ParsePrimary();
+        return ParsePostfix();
+    }
+
+    private Expr ParsePostfix()
+    {
+        var e = ParsePrimary();
+        while (true)
+        {
+            SkipWs();
+            var at = _pos;
+            if (!TryOp("::")) return e;
+            e = new CastExpr(e, ReadType(), at);
+        }
+    }
+
+    private static readonly Dictionary<string, ColumnKind> ExtraTypeNames = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["int4"] = ColumnKind.Int32, ["int8"] = ColumnKind.Int64, ["float8"] = ColumnKind.Float64,
+        ["timestamptz"] = ColumnKind.Timestamp,
+    };
+
+    /// <summary>A type name: one of <see cref="ColumnTypes.ByName"/>, a PostgreSQL alias, or a two/four-word form.</summary>
+    private ColumnKind ReadType()
+    {
+        SkipWs();
+        var tpos = _pos;
+        var tname = TryIdentifier() ?? throw new ExpressionException("expected a type name", tpos);
+        if (tname.Equals("double", StringComparison.OrdinalIgnoreCase)) { TryKeyword("PRECISION"); return ColumnKind.Float64; }
+        if (tname.Equals("character", StringComparison.OrdinalIgnoreCase) && TryKeyword("VARYING")) tname = "varchar";
+        if (tname.Equals("timestamp", StringComparison.OrdinalIgnoreCase))
+        {
+            var save = _pos;
+            if (TryKeyword("WITH") || TryKeyword("WITHOUT"))
+            {
+                if (!TryKeyword("TIME") || !TryKeyword("ZONE")) throw new ExpressionException("expected TIME ZONE", save);
+            }
+            return ColumnKind.Timestamp;
+        }
+        if (!ColumnTypes.ByName.TryGetValue(tname, out var kind) && !ExtraTypeNames.TryGetValue(tname, out kind))
+            throw new ExpressionException($"unknown type '{tname}' (known: {string.Join(", ", ColumnTypes.ByName.Keys)})", tpos);
+        SkipWs();
+        if (_pos < _text.Length && _text[_pos] == '(')
+            throw new ExpressionException($"type modifiers such as {tname}(n) are not supported; write {tname}", _pos);
+        return kind;
     }
 
     private Expr ParsePrimary()
@@ -208,15 +332,20 @@ public sealed class ExprParser
             if (!TryOp("(")) throw new ExpressionException("expected '(' after CAST", _pos);
             var operand = ParseOr();
             if (!TryKeyword("AS")) throw new ExpressionException("expected AS in CAST(expr AS type)", _pos);
-            SkipWs();
-            var tpos = _pos;
-            var tname = TryIdentifier() ?? throw new ExpressionException("expected a type name", tpos);
-            if (!ColumnTypes.ByName.TryGetValue(tname, out var kind))
-                throw new ExpressionException($"unknown type '{tname}' (known: {string.Join(", ", ColumnTypes.ByName.Keys)})", tpos);
+            var kind = ReadType();
             if (!TryOp(")")) throw new ExpressionException("expected ')' to close CAST", _pos);
             return new CastExpr(operand, kind, at);
         }
+        if (TryKeyword("CASE")) return ReadCase(at);
         var name = TryIdentifier(out var quoted) ?? throw new ExpressionException($"unexpected '{c}'", _pos);
+        if (!quoted && name.ToLowerInvariant() is "date" or "timestamp" or "timestamptz")
+        {
+            // A typed literal: DATE '2024-01-31', TIMESTAMP '2024-01-31 10:00:00'.
+            SkipWs();
+            var litAt = _pos;
+            if (_pos < _text.Length && _text[_pos] == '\'')
+                return new CastExpr(new Literal(ReadString(), litAt), name.Equals("date", StringComparison.OrdinalIgnoreCase) ? ColumnKind.Date : ColumnKind.Timestamp, at);
+        }
         if (!quoted && Reserved.Contains(name))
             throw new ExpressionException($"expected an expression, found the keyword {name.ToUpperInvariant()}" + (name.Equals("FROM", StringComparison.OrdinalIgnoreCase) ? " (is the select list empty?)" : ""), at);
         SkipWs();
@@ -230,6 +359,7 @@ public sealed class ExprParser
                 star = true;
                 if (!TryOp(")")) throw new ExpressionException($"expected ')' after {name}(*", _pos);
             }
+            else if (SpecialCall(name.ToLowerInvariant(), at) is { } special) return special;
             else if (!TryOp(")"))
             {
                 distinct = TryKeyword("DISTINCT");
@@ -248,6 +378,101 @@ public sealed class ExprParser
             return new CallExpr(name.ToLowerInvariant(), args, at, star, distinct, filter);
         }
         return new ColumnRef(name, at);
+    }
+
+    /// <summary><c>CASE [operand] WHEN … THEN … [ELSE …] END</c> (after the CASE keyword).</summary>
+    private CaseExpr ReadCase(int at)
+    {
+        SkipWs();
+        Expr? operand = null;
+        var save = _pos;
+        if (TryKeyword("END") || TryKeyword("ELSE")) throw new ExpressionException("expected WHEN after CASE", save);
+        if (!TryKeyword("WHEN")) operand = ParseOr();
+        else _pos = save;
+        var whens = new List<WhenClause>();
+        while (TryKeyword("WHEN"))
+        {
+            var when = ParseOr();
+            if (!TryKeyword("THEN")) throw new ExpressionException("expected THEN after the WHEN condition", _pos);
+            whens.Add(new WhenClause(when, ParseOr()));
+        }
+        if (whens.Count == 0) throw new ExpressionException("expected WHEN after CASE", _pos);
+        Expr? otherwise = TryKeyword("ELSE") ? ParseOr() : null;
+        if (!TryKeyword("END")) throw new ExpressionException("expected WHEN, ELSE or END in CASE", _pos);
+        return new CaseExpr(operand, whens, otherwise, at);
+    }
+
+    /// <summary>
+    /// The SQL-standard call forms with keywords (after the opening parenthesis): EXTRACT(field FROM x),
+    /// SUBSTRING(s FROM a FOR b), POSITION(a IN b), TRIM([BOTH|LEADING|TRAILING] [chars] FROM s).
+    /// Returns null (position unchanged) for an ordinary argument list.
+    /// </summary>
+    private CallExpr? SpecialCall(string name, int at)
+    {
+        SkipWs();
+        var start = _pos;
+        switch (name)
+        {
+            case "extract":
+            {
+                var fieldAt = _pos;
+                string field;
+                if (_pos < _text.Length && _text[_pos] == '\'') field = ReadString();
+                else field = TryIdentifier() ?? throw new ExpressionException("expected a field name in EXTRACT(field FROM value), e.g. EXTRACT(hour FROM ts)", fieldAt);
+                if (!TryKeyword("FROM")) throw new ExpressionException("expected FROM in EXTRACT(field FROM value)", _pos);
+                var value = ParseOr();
+                if (!TryOp(")")) throw new ExpressionException("expected ')' to close EXTRACT", _pos);
+                return new CallExpr("extract", [new Literal(field.ToLowerInvariant(), fieldAt), value], at);
+            }
+            case "position":
+            {
+                var needle = ParseOther();
+                if (!TryKeyword("IN")) throw new ExpressionException("expected IN in POSITION(substring IN string)", _pos);
+                var haystack = ParseOther();
+                if (!TryOp(")")) throw new ExpressionException("expected ')' to close POSITION", _pos);
+                return new CallExpr("strpos", [haystack, needle], at);
+            }
+            case "substring":
+            {
+                Expr s;
+                if (TryKeyword("FOR") || TryKeyword("FROM")) { _pos = start; return null; }
+                s = ParseOr();
+                Expr? from = null, count = null;
+                var keyword = false;
+                if (TryKeyword("FROM")) { from = ParseOr(); keyword = true; }
+                if (TryKeyword("FOR")) { count = ParseOr(); keyword = true; }
+                if (!keyword) { _pos = start; return null; }
+                if (!TryOp(")")) throw new ExpressionException("expected ')' to close SUBSTRING", _pos);
+                from ??= new Literal(1L, at);
+                return new CallExpr("substring", count == null ? [s, from] : [s, from, count], at);
+            }
+            case "trim":
+            {
+                var fn = "btrim";
+                if (TryKeyword("LEADING")) fn = "ltrim";
+                else if (TryKeyword("TRAILING")) fn = "rtrim";
+                else TryKeyword("BOTH");
+                Expr? chars = null;
+                if (!TryKeyword("FROM"))
+                {
+                    var first = ParseOr();
+                    if (TryKeyword("FROM")) chars = first;
+                    else
+                    {
+                        // trim(s) or trim(s, chars), as in PostgreSQL
+                        var args = new List<Expr> { first };
+                        while (TryOp(",")) args.Add(ParseOr());
+                        if (!TryOp(")")) throw new ExpressionException("expected ',', FROM or ')' in TRIM", _pos);
+                        return new CallExpr(fn, args, at);
+                    }
+                }
+                var str = ParseOr();
+                if (!TryOp(")")) throw new ExpressionException("expected ')' to close TRIM", _pos);
+                return new CallExpr(fn, chars == null ? [str] : [str, chars], at);
+            }
+            default:
+                return null;
+        }
     }
 
     private static readonly (string Unit, long Micros)[] IntervalUnits =

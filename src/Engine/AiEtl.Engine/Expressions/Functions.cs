@@ -55,6 +55,21 @@ internal sealed unsafe class StringOut
         ((int*)_offsets.Pointer)[++_row] = _pos;
     }
 
+    /// <summary>Room for up to <paramref name="max"/> bytes of the next value; finish it with <see cref="Commit"/>.</summary>
+    public Span<byte> Reserve(int max)
+    {
+        Ensure(max);
+        return new Span<byte>(_data.Pointer + _pos, max);
+    }
+
+    /// <summary>Ends the value written into <see cref="Reserve"/> with its length.</summary>
+    public void Commit(int written)
+    {
+        _pos += written;
+        Bits.Set(_validity.Pointer, _row);
+        ((int*)_offsets.Pointer)[++_row] = _pos;
+    }
+
     private void Ensure(int more)
     {
         if (_pos + more <= _data.Capacity) return;
@@ -119,113 +134,51 @@ public sealed class CastVExpr(VExpr operand, ColumnKind to) : VExpr
     }
 }
 
-/// <summary>Scalar functions of the expression form, evaluated row by row over typed arrays.</summary>
-public sealed class FuncVExpr(string name, IReadOnlyList<VExpr> args, ColumnKind kind) : VExpr
+/// <summary>abs(x) on int32, int64 or float64; abs of the most negative integer is a row error (as PostgreSQL).</summary>
+public sealed class AbsVExpr(VExpr x) : VExpr
 {
-    public override ColumnKind Kind => kind;
-    public override string Describe() => $"{name}({string.Join(", ", args.Select(a => a.Describe()))})";
+    public override ColumnKind Kind => x.Kind;
+    public override string Describe() => $"abs({x.Describe()})";
 
-    public static readonly IReadOnlySet<string> Known = new HashSet<string> { "lower", "upper", "length", "abs", "coalesce", "concat" };
-
-    public override unsafe IArrowArray Eval(EvalContext ctx)
+    public override IArrowArray Eval(EvalContext ctx)
     {
         var n = ctx.Length;
-        var asm = ctx.Assembler;
-        var arrays = args.Select(a => a.Eval(ctx)).ToArray();
-        switch (name)
+        var a = x.Eval(ctx);
+        var valid = Bits.Validity(a, ctx.Assembler);
+        switch (x.Kind)
         {
-            case "lower" or "upper":
+            case ColumnKind.Float64:
             {
-                var s = (StringArray)arrays[0];
-                var so = new StringOut(asm, n, s.ValueBuffer.Length + 16);
-                for (var i = 0; i < n; i++)
-                {
-                    if (s.IsNull(i)) { so.Null(); continue; }
-                    var str = s.GetString(i);
-                    so.Add(name == "lower" ? str.ToLowerInvariant() : str.ToUpperInvariant());
-                }
-                return so.Finish();
+                var o = new FixedOut<double>(ctx.Assembler, ColumnKind.Float64, n);
+                var v = Gather.Values<double>(a);
+                for (var i = 0; i < n; i++) if (Bits.Get(valid, i)) o.Set(i, Math.Abs(v[i])); else o.Null(i);
+                return o.Finish();
             }
-            case "concat":
+            case ColumnKind.Int32:
             {
-                var so = new StringOut(asm, n, n * 16);
-                var sb = new StringBuilder();
+                var o = new FixedOut<int>(ctx.Assembler, ColumnKind.Int32, n);
+                var v = Gather.Values<int>(a);
                 for (var i = 0; i < n; i++)
                 {
-                    sb.Clear();
-                    for (var k = 0; k < arrays.Length; k++)
-                    {
-                        var v = Values.Get(arrays[k], i);
-                        if (v != null) sb.Append(Values.Format(v, args[k].Kind));
-                    }
-                    so.Add(sb.ToString());
+                    if (!Bits.Get(valid, i)) { o.Null(i); continue; }
+                    if (v[i] == int.MinValue) { ctx.Errors.Add(i, "integer out of range in abs"); o.Null(i); continue; }
+                    o.Set(i, Math.Abs(v[i]));
                 }
-                return so.Finish();
+                return o.Finish();
             }
             default:
             {
-                var b = new ColumnBuilder(kind, n, asm.Pool);
+                var o = new FixedOut<long>(ctx.Assembler, ColumnKind.Int64, n);
+                var v = Gather.Values<long>(a);
                 for (var i = 0; i < n; i++)
                 {
-                    object? r;
-                    switch (name)
-                    {
-                        case "length":
-                        {
-                            var s = (StringArray)arrays[0];
-                            r = s.IsNull(i) ? null : (long)Encoding.UTF8.GetCharCount(s.GetBytes(i)) - CountSurrogatePairs(s.GetString(i));
-                            break;
-                        }
-                        case "abs":
-                        {
-                            var v = Values.Get(arrays[0], i);
-                            r = v switch
-                            {
-                                null => null,
-                                long l when l == long.MinValue => Fail(ctx, i, "bigint out of range in abs"),
-                                long l => Math.Abs(l),
-                                int x when x == int.MinValue => Fail(ctx, i, "integer out of range in abs"),
-                                int x => Math.Abs(x),
-                                double d => Math.Abs(d),
-                                _ => null,
-                            };
-                            break;
-                        }
-                        case "coalesce":
-                        {
-                            r = null;
-                            for (var k = 0; k < arrays.Length && r == null; k++)
-                            {
-                                var v = Values.Get(arrays[k], i);
-                                if (v != null && Values.TryConvert(v, args[k].Kind, kind, out var c, out _)) r = c;
-                            }
-                            break;
-                        }
-                        default:
-                            throw new InvalidOperationException($"function {name} is not implemented");
-                    }
-                    if (r == null) b.AppendNull(); else Values.Append(b, r);
+                    if (!Bits.Get(valid, i)) { o.Null(i); continue; }
+                    if (v[i] == long.MinValue) { ctx.Errors.Add(i, "bigint out of range in abs"); o.Null(i); continue; }
+                    o.Set(i, Math.Abs(v[i]));
                 }
-                var owned = new List<NativeBuffer>();
-                var arr = b.Build(owned);
-                foreach (var o in owned) asm.Adopt(o);
-                b.Release();
-                return arr;
+                return o.Finish();
             }
         }
-    }
-
-    private static object? Fail(EvalContext ctx, int row, string message)
-    {
-        ctx.Errors.Add(row, message);
-        return null;
-    }
-
-    private static int CountSurrogatePairs(string s)
-    {
-        var c = 0;
-        for (var i = 0; i < s.Length; i++) if (char.IsHighSurrogate(s[i])) c++;
-        return c;
     }
 }
 
@@ -253,9 +206,12 @@ public static class Values
         ColumnKind.Timestamp => FormatTimestamp((long)v),
         ColumnKind.Date => DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)v).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
         ColumnKind.Bool => (bool)v ? "true" : "false",
-        ColumnKind.Float64 => ((double)v).ToString("R", CultureInfo.InvariantCulture),
+        ColumnKind.Float64 => FormatDouble((double)v),
         _ => Convert.ToString(v, CultureInfo.InvariantCulture)!,
     };
+
+    /// <summary>Shortest round-trip form with PostgreSQL's spelling: 1e+20, 1e-05, NaN, Infinity, -Infinity.</summary>
+    public static string FormatDouble(double d) => d.ToString("R", CultureInfo.InvariantCulture).Replace('E', 'e');
 
     public static string FormatTimestamp(long micros) =>
         DateTime.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);

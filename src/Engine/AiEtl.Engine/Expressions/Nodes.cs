@@ -27,8 +27,12 @@ public sealed class ColumnVExpr(int index, string name, ColumnKind kind) : VExpr
 /// <summary>A constant, broadcast to the batch length when evaluated.</summary>
 public sealed class LiteralVExpr(object? value, ColumnKind kind) : VExpr
 {
+    private byte[]? _utf8;
     public object? Value => value;
     public override ColumnKind Kind => kind;
+
+    /// <summary>The UTF-8 bytes of a string constant.</summary>
+    public byte[] Utf8 => _utf8 ??= Encoding.UTF8.GetBytes((string)value!);
 
     public override string Describe() => value switch
     {

@@ -160,7 +160,7 @@ public sealed class FilterProjectOperator : Operator
             {
                 Source = $"{_ctx.Task.Vertex}/{Name}",
                 Position = [new("operator", Name), new("instance", _ctx.Task.Index), new("batch_row", inputRow)],
-                ErrorClass = message.Contains("cast", StringComparison.Ordinal) ? "cast" : message.Contains("division", StringComparison.Ordinal) ? "division_by_zero" : "overflow",
+                ErrorClass = ErrorClassOf(message),
                 Error = message,
                 Raw = RowJson(batch, inputRow),
             });
@@ -168,6 +168,13 @@ public sealed class FilterProjectOperator : Operator
             _ctx.Metrics.DeadLetterCount.Add(1);
         }
     }
+
+    /// <summary>The dead-letter class of an expression's row error, from its message.</summary>
+    public static string ErrorClassOf(string message) =>
+        message.Contains("cast", StringComparison.Ordinal) ? "cast"
+        : message.Contains("division", StringComparison.Ordinal) ? "division_by_zero"
+        : message.Contains("out of range", StringComparison.Ordinal) || message.Contains("overflow", StringComparison.Ordinal) ? "overflow"
+        : "invalid_argument";
 
     /// <summary>The input row as a JSON object (the raw bytes of an operator-level dead letter).</summary>
     public static byte[] RowJson(Batch batch, int row)
