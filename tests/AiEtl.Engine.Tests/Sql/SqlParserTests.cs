@@ -147,6 +147,8 @@ public sealed class SqlParserTests
     [InlineData("SELECT customer, count(*) FROM orders GROUP BY customer HAVING amount > 1", 1, 64, "column 'amount' must appear in the GROUP BY clause")]
     [InlineData("SELECT count(*) FILTER (WHERE qty) FROM orders", 1, 31, "FILTER (WHERE …) needs a boolean condition")]
     [InlineData("SELECT id FROM orders WHERE window_end > ts", 1, 29, "window_end is defined only when the query groups by a window")]
+    [InlineData("SELECT nope AS nope, count(*) AS n FROM orders GROUP BY customer HAVING nope > 1", 1, 8, "unknown column 'nope'")]
+    [InlineData("SELECT count(*) AS n FROM orders GROUP BY customer HAVING n > 1 AND x", 1, 69, "unknown column 'x'")]
     public void Semantic_errors_point_at_the_problem(string sql, int line, int column, string fragment) =>
         AssertError(sql, line, column, fragment);
 

@@ -116,6 +116,7 @@ public static class SqlCompiler
         private readonly HashSet<string> _aggOutputNames = new(StringComparer.Ordinal);
         private ExprItem? _currentItem;
         private bool _inHaving;
+        private bool _inHavingAlias;
 
         private SqlException Err(int position, string message) => SqlException.At(sql, position, message);
 
@@ -194,10 +195,14 @@ public static class SqlCompiler
                     ? Err(c.Position, $"{c.Name.ToLowerInvariant()} is defined only when the query groups by a window: GROUP BY …, TUMBLE(ts, INTERVAL '1' MINUTE)")
                     : Err(c.Position, $"{c.Name.ToLowerInvariant()} exists only after the aggregation: it cannot be used in {clause}");
             }
-            if (q.Items.OfType<ExprItem>().Any(i => i.Alias != null && string.Equals(i.Alias, c.Name, StringComparison.OrdinalIgnoreCase)))
+            if (IsOtherItemsAlias(c))
                 return Err(c.Position, $"unknown column '{c.Name}': it is a name given in the select list, which {clause} cannot refer to; repeat the expression instead");
             return null;
         }
+
+        /// <summary>True when the name is the alias of a select item other than the one it appears in.</summary>
+        private bool IsOtherItemsAlias(ColumnRef c) => q.Items.OfType<ExprItem>().Any(i =>
+            i.Alias != null && string.Equals(i.Alias, c.Name, StringComparison.OrdinalIgnoreCase) && ExprTree.Find(i.Expr, n => ReferenceEquals(n, c)) == null);
 
         /// <summary>Binding of source-level expressions (WHERE, GROUP BY keys, aggregate arguments, stateless select lists).</summary>
         private Binder SourceBinder(string clause) => new(_input, e =>
@@ -517,14 +522,21 @@ public static class SqlCompiler
                 }
                 if (Resolves(_input, c.Name))
                     throw Err(c.Position, $"column '{c.Name}' must appear in the GROUP BY clause or be used in an aggregate function");
-                if (_inHaving && !IsQuotedAt(c.Position))
+                if (_inHaving && !_inHavingAlias && !IsQuotedAt(c.Position))
                 {
+                    // HAVING may name a select item by its alias (as DuckDB and MySQL allow; PostgreSQL does not).
                     var aliased = q.Items.OfType<ExprItem>().Where(i => i.Alias != null && string.Equals(i.Alias, c.Name, StringComparison.OrdinalIgnoreCase)).ToList();
-                    if (aliased.Count == 1) return new Binder(new Schema([], null), PostResolve).Bind(aliased[0].Expr);
+                    if (aliased.Count == 1)
+                    {
+                        _inHavingAlias = true;
+                        var bound = new Binder(new Schema([], null), PostResolve).Bind(aliased[0].Expr);
+                        _inHavingAlias = false;
+                        return bound;
+                    }
                 }
                 if (IsQuotedAt(c.Position) || (IsWindowColumnName(c.Name) && _windowItem == null))
                     throw UnknownColumn(c, "the select list")!;
-                if (q.Items.OfType<ExprItem>().Any(i => i.Alias != null && string.Equals(i.Alias, c.Name, StringComparison.OrdinalIgnoreCase)))
+                if (IsOtherItemsAlias(c))
                     throw Err(c.Position, $"unknown column '{c.Name}': it is a name given in the select list; repeat the expression instead");
                 return new Binder(_input).Bind(c);   // throws the binder's unknown-column error
             }
