@@ -151,6 +151,35 @@ public static class Planner
         return new PipelinePlan { Spec = spec, Graph = graph, Logical = logical };
     }
 
+    /// <summary>
+    /// Checks an SQL transform against the sources' declared schemas without creating any connector (for
+    /// <c>aietl validate</c>); the same errors <see cref="Plan"/> reports. Empty when there is nothing to report.
+    /// </summary>
+    public static IReadOnlyList<PlanError> CheckSql(PipelineSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Transform is not SqlTransformSpec sql || spec.Sources.Count != 1) return [];
+        var s = spec.Sources[0];
+        var schema = new Schema(s.Schema.Select(c => ColumnTypes.Field(c.Name, c.Type)), null);
+        // Bounded as the built-in connectors are: files end, a generator ends when it has a row count.
+        var bounded = s.Connector switch
+        {
+            FileSourceSpec => true,
+            GeneratorSourceSpec g => g.Rows > 0,
+            _ => false,
+        };
+        var table = new SqlSource(s.Name, schema, bounded, s.EventTime?.Column, (s.EventTime?.AllowedLateness ?? TimeSpan.Zero).Ticks / 10);
+        try
+        {
+            SqlCompiler.Compile(sql.Sql, table);
+            return [];
+        }
+        catch (SqlException e)
+        {
+            return [new PlanError("transform", e.Describe())];
+        }
+    }
+
     private sealed class Segment(string? keyName)
     {
         public string? KeyName { get; } = keyName;
