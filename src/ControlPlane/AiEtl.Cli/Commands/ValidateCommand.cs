@@ -1,4 +1,5 @@
 using System.CommandLine;
+using AiEtl.Engine.Planning;
 using AiEtl.Engine.Spec;
 
 namespace AiEtl.Cli.Commands;
@@ -22,8 +23,15 @@ internal static class ValidateCommand
         var result = PipelineSpecLoader.Load(path);
         if (result.Spec is { } spec && result.IsValid)
         {
-            output.WriteLine($"{path}: valid ({Summarize(spec)})");
-            return ExitCodes.Ok;
+            var sqlErrors = Planner.CheckSql(spec);
+            if (sqlErrors.Count == 0)
+            {
+                output.WriteLine($"{path}: valid ({Summarize(spec)})");
+                return ExitCodes.Ok;
+            }
+            foreach (var e in sqlErrors) error.WriteLine(e.Format(path));
+            error.WriteLine($"{path}: {sqlErrors.Count} problem{(sqlErrors.Count == 1 ? "" : "s")}");
+            return ExitCodes.InvalidSpecOrUsage;
         }
         foreach (var line in result.FormatErrors()) error.WriteLine(line);
         var n = result.Errors.Count;

@@ -5,11 +5,18 @@ using Apache.Arrow;
 namespace AiEtl.Engine.Expressions;
 
 /// <summary>Resolves names against a schema, checks and infers types, and builds vectorized expressions.</summary>
-public sealed partial class Binder(Schema schema)
+/// <param name="schema">The input schema names resolve against.</param>
+/// <param name="resolve">
+/// Called first for every node (also nested ones); a non-null result replaces the default binding. The SQL
+/// planner uses it to bind aggregate calls and GROUP BY keys to the aggregate's output columns.
+/// </param>
+public sealed partial class Binder(Schema schema, Func<Expr, VExpr?>? resolve = null)
 {
     public Schema Schema => schema;
 
-    public VExpr Bind(Expr e) => e switch
+    public VExpr Bind(Expr e) => (resolve != null ? resolve(e) : null) ?? BindDefault(e);
+
+    private VExpr BindDefault(Expr e) => e switch
     {
         ColumnRef c => BindColumn(c),
         Literal l => BindLiteral(l),

@@ -13,6 +13,15 @@ public sealed class ExprParser
 {
     private readonly string _text;
     private int _pos;
+    private int _depth;
+
+    /// <summary>How deeply parentheses, NOT and unary signs may nest (deeper input is an error, never a stack overflow).</summary>
+    public const int MaxNesting = 256;
+
+    private void Deeper()
+    {
+        if (++_depth > MaxNesting) throw new ExpressionException($"the expression is nested too deeply (more than {MaxNesting} levels)", _pos);
+    }
 
     private ExprParser(string text) => _text = text;
 
@@ -84,12 +93,17 @@ public sealed class ExprParser
 
     private Expr ParseOr()
     {
+        Deeper();
         var left = ParseAnd();
         while (true)
         {
             SkipWs();
             var at = _pos;
-            if (!TryKeyword("OR")) return left;
+            if (!TryKeyword("OR"))
+            {
+                _depth--;
+                return left;
+            }
             left = new BinaryExpr("OR", left, ParseAnd(), at);
         }
     }
@@ -110,7 +124,13 @@ public sealed class ExprParser
     {
         SkipWs();
         var at = _pos;
-        if (TryKeyword("NOT")) return new UnaryExpr("NOT", ParseNot(), at);
+        if (TryKeyword("NOT"))
+        {
+            Deeper();
+            var operand = ParseNot();
+            _depth--;
+            return new UnaryExpr("NOT", operand, at);
+        }
         return ParseIs();
     }
 
@@ -253,7 +273,9 @@ public sealed class ExprParser
         var at = _pos;
         if (!AtArrow() && TryOp("-"))
         {
+            Deeper();
             var operand = ParseUnary();
+            _depth--;
             return operand switch
             {
                 Literal { Value: long l } => new Literal(-l, at),
@@ -261,7 +283,13 @@ public sealed class ExprParser
                 _ => new UnaryExpr("-", operand, at),
             };
         }
-        if (TryOp("+")) return ParseUnary();
+        if (TryOp("+"))
+        {
+            Deeper();
+            var operand = ParseUnary();
+            _depth--;
+            return operand;
+        }
         return ParsePostfix();
     }
 
@@ -510,7 +538,7 @@ public sealed class ExprParser
                     ? $"INTERVAL in {unit.ToUpperInvariant()} has no fixed length; use DAY or smaller units" : $"unknown interval unit '{unit}'", unitAt);
             if (!decimal.TryParse(parts[0], System.Globalization.NumberStyles.AllowDecimalPoint | System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var amount))
                 throw new ExpressionException($"'{parts[0]}' is not a number", quoteAt);
-            total = (long)(amount * micros);
+            total = IntervalMicros(amount, micros, quoteAt);
         }
         else
         {
@@ -520,10 +548,22 @@ public sealed class ExprParser
                 if (!decimal.TryParse(parts[k], System.Globalization.NumberStyles.AllowDecimalPoint | System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var amount))
                     throw new ExpressionException($"'{parts[k]}' is not a number in interval '{body}'", quoteAt);
                 var micros = UnitMicros(parts[k + 1]) ?? throw new ExpressionException($"unknown interval unit '{parts[k + 1]}'", quoteAt);
-                total += (long)(amount * micros);
+                total = IntervalMicros(amount, micros, quoteAt, total);
             }
         }
         return new IntervalLiteral(total, body, at);
+    }
+
+    private static long IntervalMicros(decimal amount, long unitMicros, int at, long sum = 0)
+    {
+        try
+        {
+            return checked(sum + (long)(amount * unitMicros));
+        }
+        catch (OverflowException)
+        {
+            throw new ExpressionException("the interval is out of range", at);
+        }
     }
 
     private string? TryIdentifier() => TryIdentifier(out _);

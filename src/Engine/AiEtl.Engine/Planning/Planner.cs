@@ -3,6 +3,7 @@ using AiEtl.Engine.Expressions;
 using AiEtl.Engine.Operators;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
+using AiEtl.Engine.Sql;
 using Apache.Arrow;
 
 namespace AiEtl.Engine.Planning;
@@ -56,8 +57,16 @@ public static class Planner
         {
             case null:
                 break;
-            case SqlTransformSpec:
-                throw new PlanException([new PlanError("transform", "SQL transforms are not supported yet; use an operator chain (filter, select, rename, cast, running_count)")]);
+            case SqlTransformSpec sql:
+                try
+                {
+                    schema = AddSql(sql, sourceSpec, source, segments, logical);
+                }
+                catch (SqlException e)
+                {
+                    errors.Add(new PlanError("transform", e.Describe()));
+                }
+                break;
             case OperatorChainSpec chain:
                 for (var i = 0; i < chain.Steps.Count; i++)
                 {
@@ -106,7 +115,7 @@ public static class Planner
             var v = graph.Add(new JobVertex
             {
                 Name = previous == null ? $"source:{sourceSpec.Name}" : $"keyed:{seg.KeyName}",
-                Parallelism = p,
+                Parallelism = previous != null && seg.KeyIndexes.Count == 0 ? 1 : p,
                 Source = previous == null ? source : null,
                 EventTime = previous == null && sourceSpec.EventTime is { } et ? new EventTimeSettings(et.Column, et.MaxOutOfOrderness ?? TimeSpan.Zero, et.IdleTimeout) : null,
                 OutputSchema = outSchema,
@@ -119,7 +128,7 @@ public static class Planner
                     return list;
                 },
             });
-            if (previous != null) JobGraph.Connect(previous, v, Partitioning.Hash, [seg.KeyIndex]);
+            if (previous != null) JobGraph.Connect(previous, v, Partitioning.Hash, seg.KeyIndexes);
             previous = v;
             inSchema = outSchema;
             if (lastSegment && !fuseSink)
@@ -142,10 +151,40 @@ public static class Planner
         return new PipelinePlan { Spec = spec, Graph = graph, Logical = logical };
     }
 
+    /// <summary>
+    /// Checks an SQL transform against the sources' declared schemas without creating any connector (for
+    /// <c>aietl validate</c>); the same errors <see cref="Plan"/> reports. Empty when there is nothing to report.
+    /// </summary>
+    public static IReadOnlyList<PlanError> CheckSql(PipelineSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Transform is not SqlTransformSpec sql || spec.Sources.Count != 1) return [];
+        var s = spec.Sources[0];
+        var schema = new Schema(s.Schema.Select(c => ColumnTypes.Field(c.Name, c.Type)), null);
+        // Bounded as the built-in connectors are: files end, a generator ends when it has a row count.
+        var bounded = s.Connector switch
+        {
+            FileSourceSpec => true,
+            GeneratorSourceSpec g => g.Rows > 0,
+            _ => false,
+        };
+        var table = new SqlSource(s.Name, schema, bounded, s.EventTime?.Column, (s.EventTime?.AllowedLateness ?? TimeSpan.Zero).Ticks / 10);
+        try
+        {
+            SqlCompiler.Compile(sql.Sql, table);
+            return [];
+        }
+        catch (SqlException e)
+        {
+            return [new PlanError("transform", e.Describe())];
+        }
+    }
+
     private sealed class Segment(string? keyName)
     {
         public string? KeyName { get; } = keyName;
-        public int KeyIndex { get; init; } = -1;
+        /// <summary>Hash-partitioning key columns in the previous segment's output (empty: everything to one instance).</summary>
+        public IReadOnlyList<int> KeyIndexes { get; init; } = [];
         public List<Func<Operator>> Factories { get; } = [];
         public List<string> Descriptions { get; } = [];
         public Schema? OutputSchema { get; set; }
@@ -224,7 +263,7 @@ public static class Planner
             {
                 var input = schema;
                 var sample = new RunningCountOperator(input, rc.Key, rc.As);
-                var keyed = new Segment(rc.Key) { KeyIndex = sample.KeyIndex };
+                var keyed = new Segment(rc.Key) { KeyIndexes = [sample.KeyIndex] };
                 keyed.Factories.Add(() => new RunningCountOperator(input, rc.Key, rc.As));
                 keyed.Descriptions.Add(sample.Describe());
                 keyed.OutputSchema = sample.OutputSchema;
@@ -235,6 +274,50 @@ public static class Planner
             default:
                 throw new ArgumentException($"operator '{steps[i].Operator}' is not supported by the planner");
         }
+    }
+
+    /// <summary>
+    /// Compiles the SQL transform onto the engine's operators: one filter+project pass fused into the source's
+    /// vertex, then for an aggregating query a hash edge on the group keys into a keyed vertex running the window
+    /// aggregate and the HAVING / select-list pass.
+    /// </summary>
+    private static Schema AddSql(SqlTransformSpec sql, SourceSpec sourceSpec, ISource source, List<Segment> segments, List<string> logical)
+    {
+        var et = sourceSpec.EventTime;
+        var table = new SqlSource(sourceSpec.Name, source.Schema, source.IsBounded, et?.Column, (et?.AllowedLateness ?? TimeSpan.Zero).Ticks / 10);
+        var plan = SqlCompiler.Compile(sql.Sql, table);
+        logical.Add("sql:");
+        foreach (var line in plan.Logical.Lines()) logical.Add("  " + line);
+
+        var first = segments[^1];
+        if (plan.CreatePreOperator() is { } pre)
+        {
+            first.Factories.Add(() => plan.CreatePreOperator()!);
+            first.Descriptions.Add(pre.Describe());
+            first.OutputSchema = pre.OutputSchema;
+        }
+        if (plan.Aggregation is not { } agg) return plan.OutputSchema;
+
+        var preSchema = plan.PreSchema;
+        var keyName = agg.KeyColumns.Count == 0 ? "all" : string.Join(",", agg.KeyColumns.Select(k => preSchema.FieldsList[k].Name));
+        var keyed = new Segment(keyName) { KeyIndexes = agg.KeyColumns, OutputSchema = plan.OutputSchema };
+        var window = plan.CreateAggregateOperator();
+        keyed.Factories.Add(plan.CreateAggregateOperator);
+        // The operator's own description when it has one; else the logical aggregate's.
+        var aggregateNode = Enumerable.Empty<LogicalPlan>().Append(plan.Logical).SelectMany(Chain).OfType<LogicalAggregate>().First();
+        keyed.Descriptions.Add(window.Describe() != window.Name ? window.Describe() : $"{window.Name} {aggregateNode.Describe()["Aggregate ".Length..]}");
+        if (plan.CreatePostOperator() is { } post)
+        {
+            keyed.Factories.Add(() => plan.CreatePostOperator()!);
+            keyed.Descriptions.Add(post.Describe());
+        }
+        segments.Add(keyed);
+        return plan.OutputSchema;
+    }
+
+    private static IEnumerable<LogicalPlan> Chain(LogicalPlan plan)
+    {
+        for (LogicalPlan? p = plan; p != null; p = p.Input) yield return p;
     }
 
     private static List<(string, VExpr)> BindSelect(SelectStep s, Binder binder, string path)
