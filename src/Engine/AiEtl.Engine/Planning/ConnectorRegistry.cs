@@ -27,11 +27,28 @@ public sealed class ConnectorRegistry
 
     public ISource CreateSource(SourceSpec spec, PipelineSpec pipeline) =>
         _sources.TryGetValue(spec.Connector.GetType(), out var f)
-            ? f(spec, pipeline)
+            ? Guard($"sources.{spec.Name}.{spec.Connector.Kind}", () => f(spec, pipeline))
             : throw new PlanException([new PlanError($"sources.{spec.Name}", $"source connector '{spec.Connector.Kind}' is not available in this build")]);
 
     public ISink CreateSink(SinkSpec spec, PipelineSpec pipeline) =>
         _sinks.TryGetValue(spec.Connector.GetType(), out var f)
-            ? f(spec, pipeline)
+            ? Guard($"sinks.{spec.Name}.{spec.Connector.Kind}", () => f(spec, pipeline))
             : throw new PlanException([new PlanError($"sinks.{spec.Name}", $"sink connector '{spec.Connector.Kind}' is not available in this build")]);
+
+    /// <summary>Connector construction problems (a missing input directory, bad options) are plan errors, not crashes.</summary>
+    private static T Guard<T>(string path, Func<T> create)
+    {
+        try
+        {
+            return create();
+        }
+        catch (Connectors.ConnectorConfigException e)
+        {
+            throw new PlanException(e.Problems.Select(p => new PlanError(path, p)).ToList());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+        {
+            throw new PlanException([new PlanError(path, e.Message)]);
+        }
+    }
 }
