@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using AiEtl.Engine.DeadLetters;
+using AiEtl.Engine.Kafka;
 using AiEtl.Engine.Planning;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
@@ -41,9 +41,9 @@ internal static class RunCommand
         var store = CheckpointStoreFor(spec, out var interval);
         if (fresh && store is DirectoryCheckpointStore dirStore)
             foreach (var f in Directory.EnumerateFiles(dirStore.DirectoryPath, "chk-*")) File.Delete(f);
-        var dlPath = spec.DeadLetterFile;
+        var dlPath = spec.DeadLetter?.Target?.Describe() ?? spec.DeadLetterFile;
         using var metrics = new EngineMetrics(spec.Name);
-        var deadLetters = new JsonLinesDeadLetterOutput(dlPath, spec.Name);
+        var deadLetters = Connectors().CreateDeadLetterOutput(spec);
         var options = new JobOptions
         {
             CheckpointInterval = interval,
@@ -108,6 +108,9 @@ internal static class RunCommand
         }
     }
 
+    /// <summary>Every connector this executable ships: the built-in ones and the Kafka family.</summary>
+    internal static ConnectorRegistry Connectors() => KafkaConnectors.Register(BuiltinConnectors.Create());
+
     internal static ICheckpointStore CheckpointStoreFor(PipelineSpec spec, out TimeSpan? interval)
     {
         var dir = spec.Checkpoint?.Dir;
@@ -132,12 +135,18 @@ internal static class RunCommand
         }
         try
         {
-            plan = Planner.Plan(spec, BuiltinConnectors.Create(), parallelism);
+            plan = Planner.Plan(spec, Connectors(), parallelism);
             return true;
         }
         catch (PlanException e)
         {
             foreach (var err in e.Errors) Console.Error.WriteLine(err.Format(path));
+            return false;
+        }
+        catch (Exception e) when (e is AiEtl.Engine.Connectors.ConnectorConfigException or KafkaSourceException)
+        {
+            // Connector options the spec schema cannot check (column options, a topic that does not exist).
+            Console.Error.WriteLine($"{path}: {e.Message}");
             return false;
         }
     }
