@@ -14,7 +14,7 @@ public sealed class KafkaSourceTests(KafkaFixture fx)
 
     private string NewTopic(string name, int partitions)
     {
-        var topic = $"{name}-{Guid.NewGuid():N}"[..40];
+        var topic = $"{name}-{Guid.NewGuid().ToString("N")[..12]}";
         fx.Cluster.CreateTopic(topic, partitions);
         return topic;
     }
@@ -305,11 +305,14 @@ public sealed class KafkaSourceTests(KafkaFixture fx)
     }
 
     [Fact]
-    public void A_missing_topic_fails_when_the_source_is_planned()
+    public void Unreachable_brokers_fail_the_source_when_it_is_planned_naming_topic_and_brokers()
     {
-        var source = new KafkaSource(Options(Brokers, "no-such-topic-" + Guid.NewGuid().ToString("N")[..8], "g") with { RequestTimeout = TimeSpan.FromSeconds(5) });
+        // (The mock cluster creates any topic a client asks about, so a missing topic cannot be shown here;
+        // a real broker answers UNKNOWN_TOPIC_OR_PARTITION, which fails the same way.)
+        var source = new KafkaSource(Options("127.0.0.1:1", "orders", "g") with { RequestTimeout = TimeSpan.FromSeconds(2) });
         var e = Assert.Throws<KafkaSourceException>(() => source.MaxParallelism);
-        Assert.Contains("no-such-topic", e.Message, StringComparison.Ordinal);
+        Assert.Contains("topic 'orders'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:1", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
