@@ -59,10 +59,17 @@ public sealed class KafkaDeadLetterOutput : IDeadLetterOutput
         _time = options.Time ?? TimeProvider.System;
         _pipeline = Encoding.UTF8.GetBytes(options.Pipeline);
         var logger = options.Logger ?? NullLogger.Instance;
-        _producer = new ProducerBuilder<Null, byte[]>(KafkaConfig.Producer(options.Brokers, $"aietl-{options.Pipeline}-dead-letters", options.Properties))
-            .SetLogHandler((_, m) => KafkaConfig.Log(logger, m))
-            .SetErrorHandler((_, e) => KafkaLog.ClientError(logger, $"dead letters '{options.Topic}'", e.ToString()))
-            .Build();
+        try
+        {
+            _producer = new ProducerBuilder<Null, byte[]>(KafkaConfig.Producer(options.Brokers, $"aietl-{options.Pipeline}-dead-letters", options.Properties))
+                .SetLogHandler((_, m) => KafkaConfig.Log(logger, m))
+                .SetErrorHandler((_, e) => KafkaLog.ClientError(logger, $"dead letters '{options.Topic}'", e.ToString()))
+                .Build();
+        }
+        catch (Exception e) when (e is InvalidOperationException or KafkaException)
+        {
+            throw new ArgumentException($"dead letters to kafka topic '{options.Topic}': invalid producer configuration (properties): {e.Message}", nameof(options), e);
+        }
         _onDelivery = OnDelivery;
     }
 

@@ -127,10 +127,17 @@ public sealed class KafkaSink : ISink
         {
             var o = _sink.Options;
             var clientId = $"aietl-{_context.Metrics.Pipeline}-{o.Name}-{_context.Task.Index}";
-            _producer = new ProducerBuilder<byte[]?, byte[]>(KafkaConfig.Producer(o.Brokers, clientId, o.Properties))
-                .SetLogHandler((_, m) => KafkaConfig.Log(_logger, m))
-                .SetErrorHandler((_, e) => KafkaLog.ClientError(_logger, $"sink '{o.Name}'", e.ToString()))
-                .Build();
+            try
+            {
+                _producer = new ProducerBuilder<byte[]?, byte[]>(KafkaConfig.Producer(o.Brokers, clientId, o.Properties))
+                    .SetLogHandler((_, m) => KafkaConfig.Log(_logger, m))
+                    .SetErrorHandler((_, e) => KafkaLog.ClientError(_logger, $"sink '{o.Name}'", e.ToString()))
+                    .Build();
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or KafkaException)
+            {
+                throw new KafkaSinkException($"kafka sink '{o.Name}': invalid producer configuration (properties): {e.Message}", e);
+            }
             return default;
         }
 

@@ -82,7 +82,11 @@ public sealed class KafkaSource : ISource
 
     private IReadOnlyList<int> FetchPartitionCounts()
     {
-        using var admin = new AdminClientBuilder(KafkaConfig.Admin(Options.Brokers, Options.Properties)).Build();
+        var logger = Options.Logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        using var admin = new AdminClientBuilder(KafkaConfig.Admin(Options.Brokers, Options.Properties))
+            .SetLogHandler((_, m) => KafkaConfig.Log(logger, m))
+            .SetErrorHandler((_, e) => KafkaLog.ClientError(logger, $"source '{Name}' metadata", e.ToString()))
+            .Build();
         var counts = new int[Options.Topics.Count];
         var deadline = DateTime.UtcNow + Options.RequestTimeout;
         for (var t = 0; t < counts.Length; t++)

@@ -20,7 +20,7 @@ namespace AiEtl.Engine.Kafka;
 /// for dead letters).
 /// <para>
 /// Backpressure: the reader polls only when the engine asks for a batch, and librdkafka's prefetch queue
-/// is bounded (<see cref="KafkaSourceOptions.MaxPrefetchKBytes"/>, <c>queued.min.messages</c>): when the
+/// is bounded by bytes (<see cref="KafkaSourceOptions.MaxPrefetchKBytes"/>): when the
 /// pipeline is slow the queue fills and librdkafka stops fetching, which bounds memory exactly as pausing
 /// the partitions would. With a manual assignment there is no group membership, so not polling for a long
 /// time cannot trigger a rebalance (<c>max.poll.interval.ms</c> does not apply).
@@ -304,12 +304,20 @@ internal sealed class KafkaSourceReader : ISourceReader
         _started = true;
         if (_owned.Count == 0) return;
         var clientId = $"aietl-{_context.Metrics.Pipeline}-{_source.Name}-{_context.Task.Index}";
-        _consumer = new ConsumerBuilder<Ignore, DecodeStatus>(KafkaConfig.Consumer(_options, clientId, !_singleTopic))
-            .SetKeyDeserializer(_keys ?? (IDeserializer<Ignore>)Deserializers.Ignore)
-            .SetValueDeserializer(_values)
-            .SetLogHandler((_, m) => KafkaConfig.Log(_logger, m))
-            .SetErrorHandler((_, e) => OnClientError(e))
-            .Build();
+        try
+        {
+            _consumer = new ConsumerBuilder<Ignore, DecodeStatus>(KafkaConfig.Consumer(_options, clientId, !_singleTopic))
+                .SetKeyDeserializer(_keys ?? (IDeserializer<Ignore>)Deserializers.Ignore)
+                .SetValueDeserializer(_values)
+                .SetLogHandler((_, m) => KafkaConfig.Log(_logger, m))
+                .SetErrorHandler((_, e) => OnClientError(e))
+                .Build();
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or KafkaException)
+        {
+            // librdkafka checks its configuration only when the client is created.
+            throw new KafkaSourceException($"kafka source '{_source.Name}': invalid consumer configuration (properties): {e.Message}", e);
+        }
 
         var start = new long[_owned.Count];
         var fromCommitted = new bool[_owned.Count];

@@ -304,6 +304,92 @@ public sealed class KafkaSourceTests(KafkaFixture fx)
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Offsets_deleted_while_the_reader_lags_fail_with_the_lost_range_unless_reset_is_allowed(bool reset)
+    {
+        var topic = NewTopic(reset ? "lag-reset" : "lag-fail", 1);
+        var pad = new string('x', 20_000);
+        byte[] Big(int i) => Encoding.UTF8.GetBytes($"{{\"id\":{i},\"pad\":\"{pad}\"}}");
+        Produce(Brokers, topic, Enumerable.Range(0, 10).Select(i => (0, Big(i))));
+        var options = Options(Brokers, topic, "g-lag") with
+        {
+            BatchSize = 2,
+            MaxPrefetchKBytes = 64,
+            ResetOnOffsetOutOfRange = reset,
+            Properties = new Dictionary<string, string> { ["fetch.max.bytes"] = "65536", ["max.partition.fetch.bytes"] = "65536", ["message.max.bytes"] = "65536" },
+        };
+        await using var reader = new KafkaSource(options).CreateReader(Context(new ListDeadLetters()));
+        var first = await ReadRowsAsync(reader, 2);
+        Assert.Equal("0", first[0].Split('|')[0]);
+
+        // The broker drops the oldest data (as retention would) while the reader is behind.
+        Produce(Brokers, topic, Enumerable.Range(10, 600).Select(i => (0, Big(i))));
+        WatermarkOffsets wm;
+        using (var c = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = Brokers, GroupId = "wm" }).Build())
+            wm = c.QueryWatermarkOffsets(new TopicPartition(topic, 0), TimeSpan.FromSeconds(10));
+        Assert.True(wm.Low.Value > 10);
+
+        if (!reset)
+        {
+            var e = await Assert.ThrowsAsync<KafkaSourceException>(async () => await ReadRowsAsync(reader, 10_000, TimeSpan.FromSeconds(30)));
+            Assert.Contains($"{topic} partition 0", e.Message, StringComparison.Ordinal);
+            Assert.Matches(@"offsets \d+\.\.\d+ \(\d+ messages\) were deleted before they were read", e.Message);
+        }
+        else
+        {
+            var ids = new List<int>();
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!ids.Contains(609) && DateTime.UtcNow < deadline)
+            {
+                using var b = await reader.ReadNextBatchAsync(TestContext.Current.CancellationToken);
+                ids.AddRange(Rows(b!.Data).Select(r => int.Parse(r.Split('|')[0], System.Globalization.CultureInfo.InvariantCulture)));
+            }
+            Assert.Contains(609, ids);
+            Assert.True(ids.Count < 608, "a gap was skipped");
+        }
+    }
+
+    [Fact]
+    public async Task Several_topics_are_split_by_partition_and_positions_name_the_topic()
+    {
+        var a = NewTopic("multi-a", 2);
+        var b = NewTopic("multi-b", 3);
+        Produce(Brokers, a, Enumerable.Range(0, 100).Select(i => (i % 2, Order(i))));
+        Produce(Brokers, b, Enumerable.Range(100, 90).Select(i => (i % 3, Order(i))));
+        var source = new KafkaSource(Options(Brokers, a, "g-multi") with { Topics = [a, b], MetadataColumns = ["_topic"] });
+        Assert.Equal(3, source.MaxParallelism);
+        var rows = new List<string>();
+        var positions = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            await using var reader = source.CreateReader(Context(new ListDeadLetters(), i, 2));
+            var expected = i == 0 ? 50 + 60 : 50 + 30;
+            rows.AddRange(await ReadRowsAsync(reader, expected));
+            positions.Add(Encoding.UTF8.GetString(reader.SnapshotPosition()));
+        }
+        Assert.Equal(190, rows.Count);
+        Assert.Equal(Enumerable.Range(0, 190).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).Order(), rows.Select(r => r.Split('|')[0]).Order());
+        Assert.All(rows, r => Assert.Equal(long.Parse(r.Split('|')[0], System.Globalization.CultureInfo.InvariantCulture) < 100 ? a : b, r.Split('|')[^1]));
+        Assert.Contains($"{{\"topic\":\"{b}\",\"partition\":2,\"offset\":30}}", positions[0], StringComparison.Ordinal);
+        Assert.Contains($"{{\"topic\":\"{a}\",\"partition\":1,\"offset\":50}}", positions[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_read_returns_an_empty_batch_after_the_poll_timeout_when_nothing_arrives()
+    {
+        var topic = NewTopic("empty", 2);
+        await using var reader = new KafkaSource(Options(Brokers, topic, "g-empty") with { PollTimeout = TimeSpan.FromMilliseconds(50) }).CreateReader(Context(new ListDeadLetters()));
+        using (await reader.ReadNextBatchAsync(TestContext.Current.CancellationToken)) { } // starts
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        using var batch = await reader.ReadNextBatchAsync(TestContext.Current.CancellationToken);
+        Assert.NotNull(batch);
+        Assert.Equal(0, batch.Length);
+        Assert.Equal(4, batch.Data.ColumnCount);
+        Assert.InRange(sw.ElapsedMilliseconds, 40, 2000);
+    }
+
     [Fact]
     public void Unreachable_brokers_fail_the_source_when_it_is_planned_naming_topic_and_brokers()
     {

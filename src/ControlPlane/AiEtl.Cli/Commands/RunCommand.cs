@@ -43,7 +43,16 @@ internal static class RunCommand
             foreach (var f in Directory.EnumerateFiles(dirStore.DirectoryPath, "chk-*")) File.Delete(f);
         var dlPath = spec.DeadLetter?.Target?.Describe() ?? spec.DeadLetterFile;
         using var metrics = new EngineMetrics(spec.Name);
-        var deadLetters = Connectors().CreateDeadLetterOutput(spec);
+        IDeadLetterOutput deadLetters;
+        try
+        {
+            deadLetters = Connectors().CreateDeadLetterOutput(spec);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"aietl: {path}: {e.Message}");
+            return ExitCodes.InvalidSpecOrUsage;
+        }
         var options = new JobOptions
         {
             CheckpointInterval = interval,
