@@ -105,7 +105,9 @@ internal sealed class KafkaSourceReader : ISourceReader
         }
         var limit = _options.BatchSize;
         var deadline = Stopwatch.GetTimestamp() + (long)(_options.PollTimeout.TotalSeconds * Stopwatch.Frequency);
-        while (_data.Length < limit)
+        // Once a message is consumed its offset is part of the position, so a read never throws away rows it
+        // has taken: cancellation (a graceful stop) ends the batch early instead of throwing.
+        while (_data.Length < limit && !ct.IsCancellationRequested)
         {
             ThrowIfFatal();
             var left = (int)Math.Ceiling((deadline - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency);
@@ -124,7 +126,6 @@ internal sealed class KafkaSourceReader : ISourceReader
             if (cr is null)
             {
                 if (left <= 0) break;
-                ct.ThrowIfCancellationRequested();
                 continue;
             }
             if (cr.IsPartitionEOF || cr.Message is null) continue;
@@ -434,13 +435,14 @@ internal sealed class KafkaSourceReader : ISourceReader
 
     private void OnClientError(Error e)
     {
-        if (e.IsFatal) _fatal ??= new KafkaSourceException($"kafka source '{_source.Name}': fatal client error: {e}");
+        // Called on librdkafka's thread; the read loop picks the failure up.
+        if (e.IsFatal) Interlocked.CompareExchange(ref _fatal, new KafkaSourceException($"kafka source '{_source.Name}': fatal client error: {e}"), null);
         else KafkaLog.ClientError(_logger, $"source '{_source.Name}'", e.ToString());
     }
 
     private void ThrowIfFatal()
     {
-        if (_fatal is { } f) throw f;
+        if (Volatile.Read(ref _fatal) is { } f) throw f;
     }
 
     public ValueTask DisposeAsync()

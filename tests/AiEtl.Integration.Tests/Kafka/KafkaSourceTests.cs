@@ -377,6 +377,25 @@ public sealed class KafkaSourceTests(KafkaFixture fx)
     }
 
     [Fact]
+    public async Task A_stop_during_a_read_returns_the_rows_taken_so_the_position_matches_them()
+    {
+        var topic = NewTopic("stop", 1);
+        Produce(Brokers, topic, Enumerable.Range(0, 20_000).Select(i => (0, Order(i))));
+        await using var reader = new KafkaSource(Options(Brokers, topic, "g-stop") with { BatchSize = 1_000_000, PollTimeout = TimeSpan.FromSeconds(20) })
+            .CreateReader(Context(new ListDeadLetters()));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(1500));
+        using var batch = await reader.ReadNextBatchAsync(cts.Token);
+        Assert.True(cts.IsCancellationRequested);
+        Assert.NotNull(batch);
+        Assert.True(batch.Length > 0);
+        var position = Encoding.UTF8.GetString(reader.SnapshotPosition());
+        Assert.Contains($"\"offset\":{batch.Length}}}", position, StringComparison.Ordinal);
+        // A read with a token cancelled beforehand takes nothing.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await reader.ReadNextBatchAsync(cts.Token));
+        Assert.Equal(position, Encoding.UTF8.GetString(reader.SnapshotPosition()));
+    }
+
+    [Fact]
     public async Task A_read_returns_an_empty_batch_after_the_poll_timeout_when_nothing_arrives()
     {
         var topic = NewTopic("empty", 2);
