@@ -35,7 +35,7 @@ internal static class RunCommand
             Console.Error.WriteLine($"aietl: --stop-timeout: {durationError}");
             return ExitCodes.InvalidSpecOrUsage;
         }
-        if (!PlanOrReport(path, parallelism, out var plan)) return ExitCodes.InvalidSpecOrUsage;
+        if (PlanOrReport(path, parallelism, out var plan) is { } planFailed) return planFailed;
         var spec = plan!.Spec;
 
         var store = CheckpointStoreFor(spec, out var interval);
@@ -133,30 +133,37 @@ internal static class RunCommand
         return new DirectoryCheckpointStore(dir, spec.Checkpoint?.Keep ?? 3);
     }
 
-    internal static bool PlanOrReport(string path, int? parallelism, out PipelinePlan? plan)
+    /// <summary>Loads and plans the spec; null when it worked, else the exit code (problems are printed).</summary>
+    internal static int? PlanOrReport(string path, int? parallelism, out PipelinePlan? plan)
     {
         plan = null;
         var loaded = PipelineSpecLoader.Load(path);
         if (loaded.Spec is not { } spec || !loaded.IsValid)
         {
             foreach (var line in loaded.FormatErrors()) Console.Error.WriteLine(line);
-            return false;
+            return ExitCodes.InvalidSpecOrUsage;
         }
         try
         {
             plan = Planner.Plan(spec, Connectors(), parallelism);
-            return true;
+            return null;
         }
         catch (PlanException e)
         {
             foreach (var err in e.Errors) Console.Error.WriteLine(err.Format(path));
-            return false;
+            return ExitCodes.InvalidSpecOrUsage;
         }
-        catch (Exception e) when (e is AiEtl.Engine.Connectors.ConnectorConfigException or KafkaSourceException)
+        catch (AiEtl.Engine.Connectors.ConnectorConfigException e)
         {
-            // Connector options the spec schema cannot check (column options, a topic that does not exist).
+            // Connector options the spec schema cannot check (e.g. column options).
             Console.Error.WriteLine($"{path}: {e.Message}");
-            return false;
+            return ExitCodes.InvalidSpecOrUsage;
+        }
+        catch (KafkaSourceException e)
+        {
+            // Planning asks the brokers for partition counts: a missing topic or unreachable cluster.
+            Console.Error.WriteLine($"aietl: {path}: {e.Message}");
+            return ExitCodes.PipelineFailed;
         }
     }
 
@@ -206,7 +213,7 @@ internal static class ExplainCommand
         };
         command.SetAction(parse =>
         {
-            if (!RunCommand.PlanOrReport(parse.GetRequiredValue(file), parse.GetValue(parallelism), out var plan)) return ExitCodes.InvalidSpecOrUsage;
+            if (RunCommand.PlanOrReport(parse.GetRequiredValue(file), parse.GetValue(parallelism), out var plan) is { } failed) return failed;
             Console.Out.Write(plan!.Explain());
             return ExitCodes.Ok;
         });
