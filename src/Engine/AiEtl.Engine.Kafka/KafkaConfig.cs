@@ -56,6 +56,9 @@ internal static class KafkaConfig
             EnableIdempotence = true,
             Acks = Acks.All,
             LingerMs = 5,
+            // librdkafka would buffer up to 1 GiB of unsent messages; a full queue makes Produce wait for
+            // deliveries instead, so a slow cluster backpressures the pipeline with bounded memory.
+            QueueBufferingMaxKbytes = 32 * 1024,
             DeliveryReportFields = "status",
         };
         Apply(c, properties);
