@@ -25,6 +25,7 @@ public sealed class JsonSchemaAgreementTests
         Assert.Contains("generator-to-console.yaml", names);
         Assert.Contains("orders-to-parquet.yaml", names);
         Assert.Contains("jsonl-to-jsonl.yaml", names);
+        Assert.Contains("kafka-to-console.yaml", names);
     }
 
     [Theory]
@@ -64,7 +65,7 @@ public sealed class JsonSchemaAgreementTests
         { "source and sources", Valid + "\nsources: { b: { generator: { kind: orders } } }\n" },
         { "neither source nor sources", "name: x\nsink: { null: }\n" },
         { "neither sink nor sinks", "name: x\nsource: { generator: { kind: orders } }\n" },
-        { "unknown source connector", "name: x\nsource: { kafka: { topic: t }, schema: { id: int64 } }\nsink: { null: }\n" },
+        { "unknown source connector", "name: x\nsource: { kinesis: { stream: t }, schema: { id: int64 } }\nsink: { null: }\n" },
         { "unknown sink connector", "name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { table: t } }\n" },
         { "two sink connectors", "name: x\nsource: { generator: { kind: orders } }\nsink: { null: {}, console: {} }\n" },
         { "bad delivery", Valid + "\ndelivery: exactly_once\n" },
@@ -88,6 +89,17 @@ public sealed class JsonSchemaAgreementTests
         { "unknown event_time key", "name: x\nsource: { generator: { kind: orders }, event_time: { column: ts, lateness: 5s } }\nsink: { null: }\n" },
         { "dead letter without file", Valid + "\ndead_letter: { topic: dlq }\n" },
         { "bad time format", "name: x\nsource: { file: { path: a.jsonl }, schema: { ts: { type: timestamp, format: epoch_ns } } }\nsink: { null: }\n" },
+        { "kafka source without schema", "name: x\nsource: { kafka: { brokers: b:9092, topic: t } }\nsink: { null: }\n" },
+        { "kafka source without topic", "name: x\nsource: { kafka: { brokers: b:9092 }, schema: { id: int64 } }\nsink: { null: }\n" },
+        { "kafka topic and topics", "name: x\nsource: { kafka: { brokers: b:9092, topic: t, topics: [u] }, schema: { id: int64 } }\nsink: { null: }\n" },
+        { "kafka bad start", "name: x\nsource: { kafka: { brokers: b:9092, topic: t, start: beginning }, schema: { id: int64 } }\nsink: { null: }\n" },
+        { "kafka unknown metadata column", "name: x\nsource: { kafka: { brokers: b:9092, topic: t, metadata_columns: [_ts] }, schema: { id: int64 } }\nsink: { null: }\n" },
+        { "kafka reserved property", "name: x\nsource: { kafka: { brokers: b:9092, topic: t, properties: { enable.auto.commit: true } }, schema: { id: int64 } }\nsink: { null: }\n" },
+        { "kafka invalid topic name", "name: x\nsource: { kafka: { brokers: b:9092, topic: \"a b\" }, schema: { id: int64 } }\nsink: { null: }\n" },
+        { "kafka sink without topic", "name: x\nsource: { generator: { kind: orders } }\nsink: { kafka: { brokers: b:9092 } }\n" },
+        { "kafka sink idempotence off", "name: x\nsource: { generator: { kind: orders } }\nsink: { kafka: { brokers: b:9092, topic: t, properties: { enable.idempotence: false } } }\n" },
+        { "dead letter file and kafka", Valid + "\ndead_letter: { file: a.jsonl, kafka: { brokers: b:9092, topic: dlq } }\n" },
+        { "kafka dead letter without brokers", Valid + "\ndead_letter: { kafka: { topic: dlq } }\n" },
     };
 
     [Fact]
@@ -130,6 +142,9 @@ public sealed class JsonSchemaAgreementTests
         Assert.Equal(SpecNames.Generators.Select(g => g.Key).Order(), Enum(defs["generatorSource"]!["properties"]!["kind"]!).Order());
         Assert.Equal(SpecNames.Delivery.Select(g => g.Key).Order(), Enum(schema["properties"]!["delivery"]!).Order());
         Assert.Equal(SpecNames.FileFormats.Select(g => g.Key).Order(), Enum(defs["fileFormat"]!).Order());
+        Assert.Equal(KafkaMetadataColumns.All.Select(c => c.Name).Order(), Enum(defs["kafkaSource"]!["properties"]!["metadata_columns"]!["items"]!).Order());
+        Assert.Equal(SpecConnectors.KafkaStarts.Select(g => g.Key).Order(), Enum(defs["kafkaSource"]!["properties"]!["start"]!).Order());
+        Assert.Equal(SpecConnectors.DeadLetterTargets.Select(t => t.Name).Append("file").Order(), Keys(schema["properties"]!["dead_letter"]!["properties"]!).Order());
     }
 
     [Fact]

@@ -199,10 +199,10 @@ public sealed class SpecValidationTests
         SingleError("""
             name: x
             source:
-              kafka: { topic: orders }
+              kinesis: { stream: orders }
               schema: { id: int64 }
             sink: { null: }
-            """, "source.kafka", 3, 3, "expected one of: generator, file, schema, event_time");
+            """, "source.kinesis", 3, 3, "expected one of: generator, file, kafka, schema, event_time");
     }
 
     [Fact]

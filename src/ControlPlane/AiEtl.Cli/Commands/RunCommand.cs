@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using AiEtl.Engine.DeadLetters;
+using AiEtl.Engine.Kafka;
 using AiEtl.Engine.Planning;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
@@ -35,15 +35,24 @@ internal static class RunCommand
             Console.Error.WriteLine($"aietl: --stop-timeout: {durationError}");
             return ExitCodes.InvalidSpecOrUsage;
         }
-        if (!PlanOrReport(path, parallelism, out var plan)) return ExitCodes.InvalidSpecOrUsage;
+        if (PlanOrReport(path, parallelism, out var plan) is { } planFailed) return planFailed;
         var spec = plan!.Spec;
 
         var store = CheckpointStoreFor(spec, out var interval);
         if (fresh && store is DirectoryCheckpointStore dirStore)
             foreach (var f in Directory.EnumerateFiles(dirStore.DirectoryPath, "chk-*")) File.Delete(f);
-        var dlPath = spec.DeadLetterFile;
+        var dlPath = spec.DeadLetter?.Target?.Describe() ?? spec.DeadLetterFile;
         using var metrics = new EngineMetrics(spec.Name);
-        var deadLetters = new JsonLinesDeadLetterOutput(dlPath, spec.Name);
+        IDeadLetterOutput deadLetters;
+        try
+        {
+            deadLetters = Connectors().CreateDeadLetterOutput(spec);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"aietl: {path}: {e.Message}");
+            return ExitCodes.InvalidSpecOrUsage;
+        }
         var options = new JobOptions
         {
             CheckpointInterval = interval,
@@ -108,6 +117,9 @@ internal static class RunCommand
         }
     }
 
+    /// <summary>Every connector this executable ships: the built-in ones and the Kafka family.</summary>
+    internal static ConnectorRegistry Connectors() => KafkaConnectors.Register(BuiltinConnectors.Create());
+
     internal static ICheckpointStore CheckpointStoreFor(PipelineSpec spec, out TimeSpan? interval)
     {
         var dir = spec.Checkpoint?.Dir;
@@ -121,24 +133,37 @@ internal static class RunCommand
         return new DirectoryCheckpointStore(dir, spec.Checkpoint?.Keep ?? 3);
     }
 
-    internal static bool PlanOrReport(string path, int? parallelism, out PipelinePlan? plan)
+    /// <summary>Loads and plans the spec; null when it worked, else the exit code (problems are printed).</summary>
+    internal static int? PlanOrReport(string path, int? parallelism, out PipelinePlan? plan)
     {
         plan = null;
         var loaded = PipelineSpecLoader.Load(path);
         if (loaded.Spec is not { } spec || !loaded.IsValid)
         {
             foreach (var line in loaded.FormatErrors()) Console.Error.WriteLine(line);
-            return false;
+            return ExitCodes.InvalidSpecOrUsage;
         }
         try
         {
-            plan = Planner.Plan(spec, BuiltinConnectors.Create(), parallelism);
-            return true;
+            plan = Planner.Plan(spec, Connectors(), parallelism);
+            return null;
         }
         catch (PlanException e)
         {
             foreach (var err in e.Errors) Console.Error.WriteLine(err.Format(path));
-            return false;
+            return ExitCodes.InvalidSpecOrUsage;
+        }
+        catch (AiEtl.Engine.Connectors.ConnectorConfigException e)
+        {
+            // Connector options the spec schema cannot check (e.g. column options).
+            Console.Error.WriteLine($"{path}: {e.Message}");
+            return ExitCodes.InvalidSpecOrUsage;
+        }
+        catch (KafkaSourceException e)
+        {
+            // Planning asks the brokers for partition counts: a missing topic or unreachable cluster.
+            Console.Error.WriteLine($"aietl: {path}: {e.Message}");
+            return ExitCodes.PipelineFailed;
         }
     }
 
@@ -188,7 +213,7 @@ internal static class ExplainCommand
         };
         command.SetAction(parse =>
         {
-            if (!RunCommand.PlanOrReport(parse.GetRequiredValue(file), parse.GetValue(parallelism), out var plan)) return ExitCodes.InvalidSpecOrUsage;
+            if (RunCommand.PlanOrReport(parse.GetRequiredValue(file), parse.GetValue(parallelism), out var plan) is { } failed) return failed;
             Console.Out.Write(plan!.Explain());
             return ExitCodes.Ok;
         });

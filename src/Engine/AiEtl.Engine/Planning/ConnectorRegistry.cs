@@ -1,3 +1,4 @@
+using AiEtl.Engine.DeadLetters;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
 
@@ -6,12 +7,13 @@ namespace AiEtl.Engine.Planning;
 /// <summary>
 /// Explicit connector registration: one entry per connector kind (no reflection scanning). Connector
 /// families that live in other assemblies (Kafka, ClickHouse, PostgreSQL) add themselves to a registry
-/// through <see cref="AddSource"/> / <see cref="AddSink"/>.
+/// through <see cref="AddSource"/> / <see cref="AddSink"/> / <see cref="AddDeadLetterOutput"/>.
 /// </summary>
 public sealed class ConnectorRegistry
 {
     private readonly Dictionary<Type, Func<SourceSpec, PipelineSpec, ISource>> _sources = [];
     private readonly Dictionary<Type, Func<SinkSpec, PipelineSpec, ISink>> _sinks = [];
+    private readonly Dictionary<Type, Func<DeadLetterTargetSpec, PipelineSpec, IDeadLetterOutput>> _deadLetters = [];
 
     public ConnectorRegistry AddSource<T>(Func<T, SourceSpec, PipelineSpec, ISource> create) where T : SourceConnectorSpec
     {
@@ -23,6 +25,25 @@ public sealed class ConnectorRegistry
     {
         _sinks[typeof(T)] = (s, p) => create((T)s.Connector, s, p);
         return this;
+    }
+
+    public ConnectorRegistry AddDeadLetterOutput<T>(Func<T, PipelineSpec, IDeadLetterOutput> create) where T : DeadLetterTargetSpec
+    {
+        _deadLetters[typeof(T)] = (t, p) => create((T)t, p);
+        return this;
+    }
+
+    /// <summary>
+    /// The spec's dead-letter output: its registered target (a Kafka topic), else the JSON-lines file
+    /// <see cref="PipelineSpec.DeadLetterFile"/>.
+    /// </summary>
+    public IDeadLetterOutput CreateDeadLetterOutput(PipelineSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.DeadLetter?.Target is not { } target) return new JsonLinesDeadLetterOutput(spec.DeadLetterFile, spec.Name);
+        return _deadLetters.TryGetValue(target.GetType(), out var f)
+            ? f(target, spec)
+            : throw new PlanException([new PlanError($"dead_letter.{target.Kind}", $"dead-letter output '{target.Kind}' is not available in this build")]);
     }
 
     public ISource CreateSource(SourceSpec spec, PipelineSpec pipeline) =>

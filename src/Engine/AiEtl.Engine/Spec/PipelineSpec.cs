@@ -41,7 +41,10 @@ public sealed record PipelineSpec(
     /// <summary><see cref="Parallelism"/> or its default, the number of cores.</summary>
     public int EffectiveParallelism => Parallelism ?? Environment.ProcessorCount;
 
-    /// <summary>Where dead letters go: the declared file, or <c>dead-letters/&lt;name&gt;.jsonl</c>.</summary>
+    /// <summary>
+    /// The dead-letter file: the declared one, or <c>dead-letters/&lt;name&gt;.jsonl</c> (also when none is
+    /// declared); not used when <see cref="DeadLetterSpec.Target"/> names another output (a Kafka topic).
+    /// </summary>
     public string DeadLetterFile => DeadLetter?.File ?? $"dead-letters/{Name}.jsonl";
 
     /// <summary>The source with this name, or null.</summary>
@@ -233,9 +236,107 @@ public sealed record NullSinkSpec : SinkConnectorSpec
     public override string Describe() => KindName;
 }
 
-/// <summary>Where records that fail go.</summary>
-/// <param name="File">A JSON-lines file.</param>
-public sealed record DeadLetterSpec(string File);
+/// <summary>Where records that fail go: a JSON-lines file, or another registered output.</summary>
+/// <param name="File">A JSON-lines file (null when <paramref name="Target"/> is set).</param>
+/// <param name="Target">Another output (a Kafka topic); created through the connector registry.</param>
+public sealed record DeadLetterSpec(string? File, DeadLetterTargetSpec? Target = null);
+
+/// <summary>A dead-letter output other than a file; one subtype per registered kind.</summary>
+public abstract record DeadLetterTargetSpec
+{
+    /// <summary>The output kind as written in YAML (<c>kafka</c>).</summary>
+    public abstract string Kind { get; }
+
+    public abstract string Describe();
+}
+
+/// <summary>Where a Kafka source starts when no checkpoint is restored.</summary>
+public enum KafkaStart
+{
+    /// <summary>The group's committed offsets, else the earliest available (the default).</summary>
+    Committed,
+    /// <summary>The earliest available offset of each partition.</summary>
+    Earliest,
+    /// <summary>The end of each partition: only messages produced after the start.</summary>
+    Latest,
+}
+
+/// <summary>What a Kafka source does when its next offset is no longer (or not yet) on the broker.</summary>
+public enum KafkaOffsetOutOfRange
+{
+    /// <summary>Fail the pipeline, naming the partition and the lost range (the default).</summary>
+    Fail,
+    /// <summary>Log the lost range and continue from the earliest available offset.</summary>
+    Reset,
+}
+
+/// <summary>How Kafka message values are decoded.</summary>
+public enum KafkaFormat { Json }
+
+/// <summary>Kafka metadata that a source can append as columns, after the declared ones.</summary>
+public static class KafkaMetadataColumns
+{
+    /// <summary>The column names and types, in the order they are listed here.</summary>
+    public static IReadOnlyList<ColumnSpec> All { get; } =
+    [
+        new("_key", ColumnKind.String),
+        new("_topic", ColumnKind.String),
+        new("_partition", ColumnKind.Int32),
+        new("_offset", ColumnKind.Int64),
+        new("_timestamp", ColumnKind.Timestamp),
+        new("_headers", ColumnKind.String),
+    ];
+
+    public static ColumnSpec? Find(string name) => All.FirstOrDefault(c => c.Name == name);
+}
+
+/// <summary>Reads JSON messages from Kafka topics; partitions are the splits.</summary>
+/// <param name="Brokers">Bootstrap servers, <c>host:port[,host:port…]</c>.</param>
+/// <param name="Topics">One or more topics (<c>topic:</c> or <c>topics:</c>).</param>
+/// <param name="Group">Consumer group used to commit offsets (default <c>aietl-&lt;pipeline&gt;</c>).</param>
+/// <param name="Format">Value format (json).</param>
+/// <param name="Start">Where to start without a checkpoint (default committed, else earliest).</param>
+/// <param name="BatchSize">Most rows per batch.</param>
+/// <param name="PollTimeout">Longest wait for a batch to fill before returning what arrived (default 100ms).</param>
+/// <param name="MetadataColumns">Metadata columns to append (<see cref="KafkaMetadataColumns"/>), in order.</param>
+/// <param name="OnOffsetOutOfRange">What to do when offsets were deleted by retention (default fail).</param>
+/// <param name="Properties">librdkafka properties passed through as given.</param>
+public sealed record KafkaSourceSpec(
+    string Brokers,
+    IReadOnlyList<string> Topics,
+    string? Group,
+    KafkaFormat? Format,
+    KafkaStart? Start,
+    int? BatchSize,
+    TimeSpan? PollTimeout,
+    IReadOnlyList<string> MetadataColumns,
+    KafkaOffsetOutOfRange? OnOffsetOutOfRange,
+    IReadOnlyDictionary<string, string> Properties) : SourceConnectorSpec
+{
+    public const string KindName = "kafka";
+    public override string Kind => KindName;
+    public override string Describe() => $"{KindName}({string.Join(",", Topics)})";
+}
+
+/// <summary>Writes each row as a JSON object to a Kafka topic (idempotent producer, at-least-once).</summary>
+/// <param name="Brokers">Bootstrap servers.</param>
+/// <param name="Topic">Target topic.</param>
+/// <param name="Key">Column whose value becomes the message key (none: null keys).</param>
+/// <param name="Properties">librdkafka producer properties passed through as given.</param>
+public sealed record KafkaSinkSpec(string Brokers, string Topic, string? Key, IReadOnlyDictionary<string, string> Properties) : SinkConnectorSpec
+{
+    public const string KindName = "kafka";
+    public override string Kind => KindName;
+    public override string Describe() => $"{KindName}({Topic})";
+}
+
+/// <summary>Dead letters as Kafka messages: the raw bytes as the value, the rest as headers.</summary>
+public sealed record KafkaDeadLetterSpec(string Brokers, string Topic, IReadOnlyDictionary<string, string> Properties) : DeadLetterTargetSpec
+{
+    public const string KindName = "kafka";
+    public override string Kind => KindName;
+    public override string Describe() => $"{KindName}({Topic})";
+}
 
 public enum DeliveryGuarantee { AtLeastOnce, ExactlyOnce }
 

@@ -15,7 +15,7 @@ public static class PipelineSpecLoader
     private static readonly string[] EventTimeKeys = ["column", "max_out_of_orderness", "idle_timeout", "allowed_lateness"];
     private static readonly string[] ColumnKeys = ["type", "required", "format"];
     private static readonly string[] CheckpointKeys = ["interval", "dir", "keep"];
-    private static readonly string[] DeadLetterKeys = ["file"];
+    private static readonly string[] DeadLetterKeys = ["file", .. SpecConnectors.DeadLetterTargets.Select(t => t.Name)];
 
     internal const int MaxParallelism = 1024;
 
@@ -83,8 +83,7 @@ public static class PipelineSpecLoader
         DeadLetterSpec? deadLetter = null;
         if (r.Node("dead_letter") is { } dn && ctx.Mapping(dn, "dead_letter", "dead_letter") is { } dm)
         {
-            var dr = new MapReader(ctx, dm, "dead_letter", DeadLetterKeys);
-            if (dr.String("file", required: true) is { } file) deadLetter = new DeadLetterSpec(file);
+            deadLetter = ReadDeadLetter(ctx, dm);
         }
 
         var delivery = r.Enum("delivery", SpecNames.Delivery, "delivery guarantee");
@@ -114,6 +113,26 @@ public static class PipelineSpecLoader
         if (name is null || sources is null || sinks is null) return null;
         if (r.Has("transform") && transform is null) return null;
         return new PipelineSpec(name, description, sources, transform, sinks, deadLetter, delivery, checkpoint, parallelism);
+    }
+
+    /// <summary><c>dead_letter: { file: PATH }</c> or one registered target (<c>kafka: { … }</c>).</summary>
+    private static DeadLetterSpec? ReadDeadLetter(SpecContext ctx, YMapping map)
+    {
+        var r = new MapReader(ctx, map, "dead_letter", DeadLetterKeys);
+        var present = DeadLetterKeys.Where(r.Has).ToArray();
+        if (present.Length == 0)
+        {
+            ctx.Error(map, "dead_letter", $"dead_letter needs one output: {string.Join(" or ", DeadLetterKeys)}");
+            return null;
+        }
+        if (present.Length > 1)
+        {
+            ctx.Error(r.Entry(present[1])!.Value.Key, r.PathOf(present[1]), $"dead_letter has one output; found '{present[0]}' and '{present[1]}'");
+            return null;
+        }
+        if (present[0] == "file") return r.String("file") is { } file ? new DeadLetterSpec(file) : null;
+        var target = SpecConnectors.DeadLetterTargets.First(t => t.Name == present[0]);
+        return target.Parse(ctx, r.Node(target.Name)!, r.PathOf(target.Name)) is { } spec ? new DeadLetterSpec(null, spec) : null;
     }
 
     /// <summary>Reads <c>source:</c> / <c>sources:</c> (or the sink pair): exactly one of the two.</summary>
@@ -237,6 +256,24 @@ public static class PipelineSpecLoader
                     ok &= schemaOk;
                 }
                 break;
+        }
+
+        if (kind.ExtraColumns is not null && connector is not null)
+        {
+            var extra = kind.ExtraColumns(connector);
+            if (extra.Count > 0)
+            {
+                var declared = schema ?? [];
+                foreach (var clash in extra.Where(c => declared.Any(d => d.Name == c.Name)))
+                {
+                    var at = schemaEntry?.Value is YMapping sm ? sm.Entries.FirstOrDefault(e => e.Key is YScalar k && k.Value == clash.Name).Key : null;
+                    ctx.Error(at ?? schemaEntry?.Key ?? map, SpecContext.Child(r.PathOf("schema"), clash.Name),
+                        $"column '{clash.Name}' is also a {kind.Name} metadata column (metadata_columns); rename the declared column");
+                    ok = false;
+                }
+                schema = [.. declared, .. extra];
+                columnNames = [.. columnNames ?? [], .. extra.Select(c => c.Name)];
+            }
         }
 
         EventTimeSpec? eventTime = null;

@@ -16,11 +16,16 @@ internal enum SchemaRule
 /// <param name="Schema">Whether the source takes a declared schema.</param>
 /// <param name="Parse">Reads the options node at a path; null after reporting errors.</param>
 /// <param name="FixedSchema">For <see cref="SchemaRule.Fixed"/>: the schema a parsed connector produces.</param>
+/// <param name="ExtraColumns">
+/// Columns the connector appends after the declared ones (e.g. Kafka metadata), with the option key that asks
+/// for them (for messages); they are part of the source schema, so event time may name them.
+/// </param>
 internal sealed record SourceConnectorKind(
     string Name,
     SchemaRule Schema,
     Func<SpecContext, YNode, string, SourceConnectorSpec?> Parse,
-    Func<SourceConnectorSpec, IReadOnlyList<ColumnSpec>>? FixedSchema = null);
+    Func<SourceConnectorSpec, IReadOnlyList<ColumnSpec>>? FixedSchema = null,
+    Func<SourceConnectorSpec, IReadOnlyList<ColumnSpec>>? ExtraColumns = null);
 
 /// <summary>A sink connector kind: its YAML key and option parser.</summary>
 internal sealed record SinkConnectorKind(string Name, Func<SpecContext, YNode, string, SinkConnectorSpec?> Parse);
@@ -35,6 +40,8 @@ public static class SpecConnectors
     [
         new(GeneratorSourceSpec.KindName, SchemaRule.Fixed, ParseGenerator, c => GeneratorSchemas.For(((GeneratorSourceSpec)c).Generator)),
         new(FileSourceSpec.KindName, SchemaRule.Required, ParseFileSource),
+        new(KafkaSourceSpec.KindName, SchemaRule.Required, ParseKafkaSource,
+            ExtraColumns: c => ((KafkaSourceSpec)c).MetadataColumns.Select(n => KafkaMetadataColumns.Find(n)!).ToArray()),
     ];
 
     internal static readonly IReadOnlyList<SinkConnectorKind> Sinks =
@@ -42,6 +49,13 @@ public static class SpecConnectors
         new(FileSinkSpec.KindName, ParseFileSink),
         new(ConsoleSinkSpec.KindName, ParseConsoleSink),
         new(NullSinkSpec.KindName, ParseNullSink),
+        new(KafkaSinkSpec.KindName, ParseKafkaSink),
+    ];
+
+    /// <summary>Dead-letter outputs other than <c>file</c>, by YAML key.</summary>
+    internal static readonly IReadOnlyList<(string Name, Func<SpecContext, YNode, string, DeadLetterTargetSpec?> Parse)> DeadLetterTargets =
+    [
+        (KafkaDeadLetterSpec.KindName, ParseKafkaDeadLetters),
     ];
 
     /// <summary>Source connector keys, in registration order.</summary>
@@ -127,6 +141,212 @@ public static class SpecConnectors
         if (ctx.Mapping(node, path, "null sink options", nullIsEmpty: true) is not { } map) return null;
         _ = new MapReader(ctx, map, path, []);
         return new NullSinkSpec();
+    }
+
+    internal static readonly IReadOnlyList<KeyValuePair<string, KafkaStart>> KafkaStarts =
+    [
+        new("committed", KafkaStart.Committed),
+        new("earliest", KafkaStart.Earliest),
+        new("latest", KafkaStart.Latest),
+    ];
+
+    internal static readonly IReadOnlyList<KeyValuePair<string, KafkaOffsetOutOfRange>> KafkaOutOfRange =
+    [
+        new("fail", KafkaOffsetOutOfRange.Fail),
+        new("reset", KafkaOffsetOutOfRange.Reset),
+    ];
+
+    internal static readonly IReadOnlyList<KeyValuePair<string, KafkaFormat>> KafkaFormats = [new("json", KafkaFormat.Json)];
+
+    /// <summary>librdkafka properties the Kafka source sets itself (its guarantees depend on them).</summary>
+    private static readonly Dictionary<string, string> KafkaSourceReserved = new(StringComparer.Ordinal)
+    {
+        ["bootstrap.servers"] = "use 'brokers'",
+        ["metadata.broker.list"] = "use 'brokers'",
+        ["group.id"] = "use 'group'",
+        ["enable.auto.commit"] = "offsets are committed only when a checkpoint completes",
+        ["enable.auto.offset.store"] = "offsets are committed only when a checkpoint completes",
+        ["auto.offset.reset"] = "use 'start' and 'on_offset_out_of_range'",
+    };
+
+    /// <summary>librdkafka properties the Kafka producers set themselves.</summary>
+    private static readonly Dictionary<string, string> KafkaProducerReserved = new(StringComparer.Ordinal)
+    {
+        ["bootstrap.servers"] = "use 'brokers'",
+        ["metadata.broker.list"] = "use 'brokers'",
+        ["enable.idempotence"] = "the producer is always idempotent",
+        ["transactional.id"] = "the Kafka sink does not use transactions (see the README on delivery guarantees)",
+    };
+
+    private static KafkaSourceSpec? ParseKafkaSource(SpecContext ctx, YNode node, string path)
+    {
+        if (ctx.Mapping(node, path, "kafka source options") is not { } map) return null;
+        var r = new MapReader(ctx, map, path,
+            ["brokers", "topic", "topics", "group", "format", "start", "batch_size", "poll_timeout", "metadata_columns", "on_offset_out_of_range", "properties"]);
+        var ok = true;
+        var brokers = r.String("brokers", required: true);
+        var topics = new List<string>();
+        var topicEntry = r.Entry("topic");
+        var topicsEntry = r.Entry("topics");
+        if (topicEntry is null && topicsEntry is null)
+        {
+            r.Missing("topic", "a kafka source needs 'topic' (or a list of 'topics')");
+            ok = false;
+        }
+        else if (topicEntry is not null && topicsEntry is not null)
+        {
+            ctx.Error(topicsEntry.Value.Key, r.PathOf("topics"), "use either 'topic' or 'topics', not both");
+            ok = false;
+        }
+        if (topicEntry is not null)
+        {
+            if (r.String("topic") is { } t && CheckTopic(ctx, topicEntry.Value.Value, r.PathOf("topic"), t)) topics.Add(t);
+            else ok = false;
+        }
+        else if (topicsEntry is { } te)
+        {
+            ok &= ReadTopicList(ctx, te.Value, r.PathOf("topics"), topics);
+        }
+        var group = r.String("group");
+        var format = r.Enum("format", KafkaFormats, "kafka value format");
+        var start = r.Enum("start", KafkaStarts, "start position");
+        var batchSize = r.Int32("batch_size", min: 1, max: MaxBatchSize);
+        var pollTimeout = r.Duration("poll_timeout", allowZero: false);
+        var metadata = new List<string>();
+        if (r.Node("metadata_columns") is { } mn)
+        {
+            ok &= ReadMetadataColumns(ctx, mn, r.PathOf("metadata_columns"), metadata);
+        }
+        var outOfRange = r.Enum("on_offset_out_of_range", KafkaOutOfRange, "out-of-range policy");
+        var properties = ReadProperties(ctx, r, KafkaSourceReserved, ref ok);
+        if (brokers is null || !ok) return null;
+        return new KafkaSourceSpec(brokers, topics, group, format, start, batchSize, pollTimeout, metadata, outOfRange, properties);
+    }
+
+    private static KafkaSinkSpec? ParseKafkaSink(SpecContext ctx, YNode node, string path)
+    {
+        if (ctx.Mapping(node, path, "kafka sink options") is not { } map) return null;
+        var r = new MapReader(ctx, map, path, ["brokers", "topic", "key", "properties"]);
+        var ok = true;
+        var brokers = r.String("brokers", required: true);
+        var topic = r.String("topic", required: true);
+        if (topic is not null) ok &= CheckTopic(ctx, r.Node("topic")!, r.PathOf("topic"), topic);
+        var key = r.String("key");
+        var properties = ReadProperties(ctx, r, KafkaProducerReserved, ref ok);
+        return brokers is not null && topic is not null && ok ? new KafkaSinkSpec(brokers, topic, key, properties) : null;
+    }
+
+    private static KafkaDeadLetterSpec? ParseKafkaDeadLetters(SpecContext ctx, YNode node, string path)
+    {
+        if (ctx.Mapping(node, path, "kafka dead-letter options") is not { } map) return null;
+        var r = new MapReader(ctx, map, path, ["brokers", "topic", "properties"]);
+        var ok = true;
+        var brokers = r.String("brokers", required: true);
+        var topic = r.String("topic", required: true);
+        if (topic is not null) ok &= CheckTopic(ctx, r.Node("topic")!, r.PathOf("topic"), topic);
+        var properties = ReadProperties(ctx, r, KafkaProducerReserved, ref ok);
+        return brokers is not null && topic is not null && ok ? new KafkaDeadLetterSpec(brokers, topic, properties) : null;
+    }
+
+    /// <summary>Kafka's topic rule: 1–249 characters of <c>[A-Za-z0-9._-]</c>, not <c>.</c> or <c>..</c>.</summary>
+    private static bool CheckTopic(SpecContext ctx, YNode node, string path, string topic)
+    {
+        if (topic.Length <= 249 && topic is not ("." or "..") && topic.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')) return true;
+        ctx.Error(node, path, $"invalid topic name '{topic}': use 1 to 249 letters, digits, '.', '_' and '-'");
+        return false;
+    }
+
+    private static bool ReadTopicList(SpecContext ctx, YNode node, string path, List<string> topics)
+    {
+        if (ctx.Sequence(node, path, "topics") is not { } seq) return false;
+        if (seq.Items.Count == 0)
+        {
+            ctx.Error(seq, path, "'topics' is empty; list at least one topic");
+            return false;
+        }
+        var ok = true;
+        for (var i = 0; i < seq.Items.Count; i++)
+        {
+            var itemPath = SpecContext.Item(path, i);
+            if (ctx.String(seq.Items[i], itemPath) is not { } t || !CheckTopic(ctx, seq.Items[i], itemPath, t))
+            {
+                ok = false;
+            }
+            else if (topics.Contains(t))
+            {
+                ctx.Error(seq.Items[i], itemPath, $"topic '{t}' is listed twice");
+                ok = false;
+            }
+            else
+            {
+                topics.Add(t);
+            }
+        }
+        return ok;
+    }
+
+    private static bool ReadMetadataColumns(SpecContext ctx, YNode node, string path, List<string> names)
+    {
+        if (ctx.Sequence(node, path, "metadata_columns") is not { } seq) return false;
+        var known = KafkaMetadataColumns.All.Select(c => c.Name).ToArray();
+        var ok = true;
+        for (var i = 0; i < seq.Items.Count; i++)
+        {
+            var itemPath = SpecContext.Item(path, i);
+            if (ctx.String(seq.Items[i], itemPath) is not { } n)
+            {
+                ok = false;
+            }
+            else if (KafkaMetadataColumns.Find(n) is null)
+            {
+                ctx.Error(seq.Items[i], itemPath, $"unknown metadata column '{n}'{Suggestions.Hint(n, known)}");
+                ok = false;
+            }
+            else if (names.Contains(n))
+            {
+                ctx.Error(seq.Items[i], itemPath, $"metadata column '{n}' is listed twice");
+                ok = false;
+            }
+            else
+            {
+                names.Add(n);
+            }
+        }
+        return ok;
+    }
+
+    /// <summary><c>properties:</c> — librdkafka settings as text (numbers and booleans are taken as written).</summary>
+    private static IReadOnlyDictionary<string, string> ReadProperties(SpecContext ctx, MapReader r, Dictionary<string, string> reserved, ref bool ok)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (r.Node("properties") is not { } node) return result;
+        var path = r.PathOf("properties");
+        if (ctx.Mapping(node, path, "properties (librdkafka key: value)", nullIsEmpty: true) is not { } map)
+        {
+            ok = false;
+            return result;
+        }
+        var pr = new MapReader(ctx, map, path, null, keyNoun: "property");
+        ok &= pr.Entries.Count() == map.Entries.Count;
+        foreach (var (key, entry) in pr.Entries)
+        {
+            var keyPath = pr.PathOf(key);
+            if (reserved.TryGetValue(key, out var why))
+            {
+                ctx.Error(entry.Key, keyPath, $"property '{key}' is set by the connector: {why}");
+                ok = false;
+            }
+            else if (entry.Value is YScalar { Kind: not ScalarKind.Null } s && s.Value.Length > 0)
+            {
+                result[key] = s.Kind == ScalarKind.Bool ? s.Value.ToLowerInvariant() : s.Value;
+            }
+            else
+            {
+                ctx.Error(entry.Value, keyPath, $"a property value is text, a number or true/false, got {SpecContext.Describe(entry.Value)}");
+                ok = false;
+            }
+        }
+        return result;
     }
 
     /// <summary>The declared <c>format</c>, else the one the path's extension implies (an error when neither).</summary>

@@ -1,0 +1,89 @@
+using AiEtl.Engine.Json;
+using AiEtl.Engine.Spec;
+using Apache.Arrow;
+using Microsoft.Extensions.Logging;
+
+namespace AiEtl.Engine.Kafka;
+
+/// <summary>Options of <see cref="KafkaSource"/>; validated when the source is built.</summary>
+public sealed record KafkaSourceOptions
+{
+    /// <summary>Source name (dead letters and metrics name it).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Bootstrap servers, <c>host:port[,host:port…]</c>.</summary>
+    public required string Brokers { get; init; }
+
+    /// <summary>Topics to read; their partitions are the splits.</summary>
+    public required IReadOnlyList<string> Topics { get; init; }
+
+    /// <summary>Consumer group whose committed offsets are written at completed checkpoints (and read by <c>start: committed</c>).</summary>
+    public required string Group { get; init; }
+
+    /// <summary>The columns decoded from each JSON value (a non-nullable field is required).</summary>
+    public required Schema Schema { get; init; }
+
+    /// <summary>Per-column decoding options (required, time format) by column name.</summary>
+    public IReadOnlyDictionary<string, JsonColumnOptions>? Columns { get; init; }
+
+    /// <summary>Metadata columns appended after <see cref="Schema"/>, in order (<see cref="KafkaMetadataColumns"/>).</summary>
+    public IReadOnlyList<string> MetadataColumns { get; init; } = [];
+
+    /// <summary>Where to start without a restored checkpoint (default: committed offsets, else earliest).</summary>
+    public KafkaStart Start { get; init; } = KafkaStart.Committed;
+
+    /// <summary>Most rows per batch (default 8192).</summary>
+    public int BatchSize { get; init; } = 8192;
+
+    /// <summary>Longest a read waits for its batch to fill before returning what arrived (default 100 ms).</summary>
+    public TimeSpan PollTimeout { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// When the next offset of a partition is no longer on the broker (deleted by retention) or beyond its
+    /// end: false (the default) fails the pipeline naming the partition and the lost range; true logs the
+    /// range and continues from the earliest available offset.
+    /// </summary>
+    public bool ResetOnOffsetOutOfRange { get; init; }
+
+    /// <summary>
+    /// Prefetch bound of each reader's consumer (librdkafka <c>queued.max.messages.kbytes</c>, default 16 MiB):
+    /// while the engine does not ask for batches (backpressure) librdkafka stops fetching at this size.
+    /// </summary>
+    public int MaxPrefetchKBytes { get; init; } = 16 * 1024;
+
+    /// <summary>How long metadata, offset and watermark queries may take before the source fails (default 30 s).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>librdkafka consumer properties applied last (security settings, fetch sizes, …).</summary>
+    public IReadOnlyDictionary<string, string> Properties { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Receives librdkafka's log, transient errors, commits and resets.</summary>
+    public ILogger? Logger { get; init; }
+
+    /// <summary>Returns every problem with these options (empty when fine).</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(Brokers)) problems.Add("brokers: must not be empty");
+        if (Topics is null || Topics.Count == 0) problems.Add("topics: name at least one topic");
+        else if (Topics.Distinct(StringComparer.Ordinal).Count() != Topics.Count) problems.Add("topics: a topic is listed twice");
+        if (string.IsNullOrWhiteSpace(Group)) problems.Add("group: must not be empty");
+        if (BatchSize < 1) problems.Add($"batch_size: must be at least 1 (was {BatchSize})");
+        if (PollTimeout <= TimeSpan.Zero) problems.Add($"poll_timeout: must be positive (was {PollTimeout})");
+        if (MaxPrefetchKBytes < 1) problems.Add($"max prefetch: must be at least 1 KiB (was {MaxPrefetchKBytes})");
+        if (RequestTimeout <= TimeSpan.Zero) problems.Add("request timeout: must be positive");
+        var names = new HashSet<string>(Schema?.FieldsList.Select(f => f.Name) ?? [], StringComparer.Ordinal);
+        foreach (var m in MetadataColumns ?? [])
+        {
+            if (KafkaMetadataColumns.Find(m) is null)
+                problems.Add($"metadata_columns: unknown column '{m}' (known: {string.Join(", ", KafkaMetadataColumns.All.Select(c => c.Name))})");
+            else if (!names.Add(m))
+                problems.Add($"metadata_columns: '{m}' is listed twice or is also a declared column");
+        }
+        foreach (var key in Properties?.Keys ?? [])
+        {
+            if (KafkaConfig.SourceReserved.Contains(key)) problems.Add($"properties: '{key}' is set by the connector");
+        }
+        return problems;
+    }
+}
