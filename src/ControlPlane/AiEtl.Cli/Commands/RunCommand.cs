@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using AiEtl.Engine.ClickHouse;
 using AiEtl.Engine.DeadLetters;
 using AiEtl.Engine.Planning;
 using AiEtl.Engine.Runtime;
@@ -132,7 +133,7 @@ internal static class RunCommand
         }
         try
         {
-            plan = Planner.Plan(spec, BuiltinConnectors.Create(), parallelism);
+            plan = Planner.Plan(spec, ClickHouseConnectors.Register(BuiltinConnectors.Create()), parallelism);
             return true;
         }
         catch (PlanException e)
