@@ -207,7 +207,7 @@ internal sealed partial class ClickHouseHttp : IDisposable
     /// 0x82 (LZ4), the compressed size including the 9-byte header, the uncompressed size, then the LZ4 block.
     /// The checksum is left zero: the request turns verification off (CityHash128 is not reimplemented here).
     /// </summary>
-    private static byte[] Lz4Frames(ReadOnlySpan<byte> body)
+    private static ReadOnlyMemory<byte> Lz4Frames(ReadOnlySpan<byte> body)
     {
         const int BlockSize = 1 << 20;
         var blocks = (body.Length + BlockSize - 1) / BlockSize;
@@ -224,7 +224,7 @@ internal sealed partial class ClickHouseHttp : IDisposable
             BinaryPrimitives.WriteUInt32LittleEndian(header[21..], (uint)chunk.Length);
             p += 25 + n;
         }
-        return output[..p];
+        return output.AsMemory(0, p);
     }
 
     private sealed class GzipContent(ReadOnlyMemory<byte> body) : HttpContent

@@ -72,6 +72,9 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
     public long RowsRejected { get; private set; }
     /// <summary>Rows removed from the table by recovery in <see cref="OpenAsync"/>.</summary>
     public long RowsRecovered { get; private set; }
+    /// <summary>The encoded, not yet inserted bytes (benchmarks feed them to other clients).</summary>
+    internal ReadOnlyMemory<byte> PendingBytesForTests() => _buffer.Memory;
+
     /// <summary>The checkpoint id the rows being written now are tagged with.</summary>
     public long Epoch => _epoch;
 
@@ -357,6 +360,7 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
                 {
                     var running = await _http.ScalarAsync($"SELECT count() FROM system.processes WHERE query_id = {Quote(queryId)}", ct).ConfigureAwait(false);
                     empty = running == "0" ? empty + 1 : 0;
+                    if (budget.Elapsed > _o.MaxRetryTime) throw GiveUp(budget, failure);
                     if (empty < 2) await Task.Delay(250, ct).ConfigureAwait(false);
                 }
                 var count = await EpochRowCountAsync(ct).ConfigureAwait(false);
@@ -528,9 +532,17 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
             case StringArray x: w.WriteStringValue(x.GetString(i)); break;
             case TimestampArray x:
                 var us = Gather(x, i);
-                w.WriteStringValue(DateTime.UnixEpoch.AddTicks(us * 10).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
+                // Outside DateTime's range (the very values a sink may reject) the raw microseconds are kept.
+                if (us > -62_135_596_800_000_000 && us < 253_402_300_800_000_000)
+                    w.WriteStringValue(DateTime.UnixEpoch.AddTicks(us * 10).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
+                else
+                    w.WriteNumberValue(us);
                 break;
-            case Date32Array x: w.WriteStringValue(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + x.GetValue(i)!.Value).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)); break;
+            case Date32Array x:
+                var day = (long)DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + x.GetValue(i)!.Value;
+                if (day >= 0 && day <= DateOnly.MaxValue.DayNumber) w.WriteStringValue(DateOnly.FromDayNumber((int)day).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+                else w.WriteNumberValue(x.GetValue(i)!.Value);
+                break;
             case ListArray l:
                 w.WriteStartArray();
                 for (var k = l.ValueOffsets[i]; k < l.ValueOffsets[i + 1]; k++) WriteValue(w, l.Values, k);

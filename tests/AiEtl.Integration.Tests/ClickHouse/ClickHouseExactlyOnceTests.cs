@@ -83,6 +83,29 @@ public sealed class ClickHouseExactlyOnceTests(ClickHouseFixture fx)
         Assert.Equal(0, await Long(fx.Server, $"SELECT count() FROM {t} WHERE id >= 1000"));
     }
 
+    [Fact]
+    public async Task An_existing_table_with_a_low_cardinality_writer_column_works_for_exactly_once()
+    {
+        var t = Table("eo_lc");
+        using (var http = new HttpClient())
+        using (var content = new StringContent($"CREATE TABLE {t} (id Int64, payload String, _aietl_writer LowCardinality(String), _aietl_checkpoint UInt64) ENGINE = MergeTree ORDER BY id"))
+        using (var resp = await http.PostAsync(fx.Server.HttpUrl + "/?allow_experimental_low_cardinality_type=1", content, Ct))
+            Assert.True(resp.IsSuccessStatusCode, await resp.Content.ReadAsStringAsync(Ct));
+        var opts = Options(fx.Server, t, DeliveryGuarantee.ExactlyOnce);
+        byte[] state;
+        await using (var w = Writer(opts, KeySchema))
+        {
+            await w.OpenAsync(null, Ct);
+            using (var b = KeyBatch(0, 500)) await w.WriteAsync(b, Ct);
+            state = (await w.PreCommitAsync(1, Ct))!;
+            using (var b = KeyBatch(500, 500)) await w.WriteAsync(b, Ct);
+            await w.PreCommitAsync(2, Ct);
+        }
+        await using (var w = Writer(opts, KeySchema))
+            await w.OpenAsync(state, Ct);
+        Assert.Equal([["500", "1", "test/ch#0"]], await Rows(fx.Server, $"SELECT count(), max(_aietl_checkpoint), any(_aietl_writer) FROM {t}"));
+    }
+
     /// <summary>Fails the job after a number of batches (crash injection); the description stays the same across runs.</summary>
     private sealed class CrashAfter(Schema schema, CrashSwitch crash) : Operator
     {
