@@ -190,6 +190,61 @@ public sealed class ClickHouseExactlyOnceTests(ClickHouseFixture fx)
         }
     }
 
+    /// <summary>How long the stop-and-resume test freezes the server (the figure is 30 s; CI uses less).</summary>
+    private static int PauseSeconds => int.TryParse(Environment.GetEnvironmentVariable("AIETL_CLICKHOUSE_PAUSE_SECONDS"), out var s) ? s : 8;
+
+    [Fact]
+    public async Task A_job_backpressures_while_clickhouse_is_frozen_and_loses_nothing_when_it_resumes()
+    {
+        var t = Table("eo_freeze");
+        const long Rows = 400_000;
+        var generator = new GeneratorOptions { Name = "orders", Rows = Rows, BatchSize = 2000, Seed = 11, Rate = 50_000 };
+        var sink = new ClickHouseSink(Options(fx.Server, t, DeliveryGuarantee.ExactlyOnce) with
+        {
+            CreateTable = true, OrderBy = ["order_id"], BatchRows = 20_000, BatchBytes = 4 << 20, FlushInterval = TimeSpan.FromMilliseconds(200),
+            RequestTimeout = TimeSpan.FromSeconds(2), MaxRetryTime = TimeSpan.FromSeconds(PauseSeconds + 60),
+        });
+        var source = new GeneratorSource(generator);
+        var graph = new JobGraph { Name = "freeze-job" };
+        var src = graph.Add(new JobVertex { Name = "orders", Parallelism = 1, Source = source, OutputSchema = source.Schema, CreateChain = _ => [] });
+        var snk = graph.Add(new JobVertex
+        {
+            Name = "sink", Parallelism = 1, IsSink = true, OutputSchema = source.Schema, OperatorDescriptions = ["sink ch"],
+            CreateChain = _ => [new SinkOperator(sink, source.Schema)],
+        });
+        JobGraph.Connect(src, snk, Partitioning.Forward);
+        using var metrics = new EngineMetrics("freeze-job");
+        var edge = new EdgeLimits(10_000, 4 << 20);
+        var run = new JobRunner(graph, new JobOptions
+        {
+            Store = new InMemoryCheckpointStore(), CheckpointInterval = TimeSpan.FromMilliseconds(500),
+            DeadLetters = new InMemoryDeadLetterOutput(), Metrics = metrics, EdgeLimits = edge,
+        }).RunAsync(CancellationToken.None, Ct);
+
+        while (Interlocked.Read(ref metrics.SinkRows) < 60_000) await Task.Delay(20, Ct);
+        fx.Server.Pause();
+        long stalledFrom;
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2), Ct); // the writer's insert times out and starts retrying
+            stalledFrom = Interlocked.Read(ref metrics.SourceRows);
+            await Task.Delay(TimeSpan.FromSeconds(Math.Max(1, PauseSeconds - 2)), Ct);
+        }
+        finally
+        {
+            fx.Server.Resume();
+        }
+        var read = Interlocked.Read(ref metrics.SourceRows) - stalledFrom;
+        // Backpressure: while frozen the source reads at most what the edge and the writer's buffer can absorb.
+        Assert.True(read <= edge.MaxRows + 20_000 + 2 * generator.BatchSize, $"the source read {read} rows while ClickHouse was frozen");
+        Assert.True(Interlocked.Read(ref metrics.SourceRows) < Rows, "the source finished while ClickHouse was frozen");
+        var result = await run;
+        Assert.Equal(Rows, result.SinkRows);
+        Assert.Equal(Rows, await Long(fx.Server, $"SELECT count() FROM {t}"));
+        Assert.Equal(Rows, await Long(fx.Server, $"SELECT uniqExact(order_id) FROM {t}"));
+        Assert.Equal(ExpectedOrders(generator, 1).OrderIds, await Long(fx.Server, $"SELECT sum(order_id) FROM {t}"));
+    }
+
     /// <summary>The checksums of what the generator produces (read directly, all readers).</summary>
     private static (long OrderIds, long Customers, long Qty) ExpectedOrders(GeneratorOptions options, int parallelism)
     {
