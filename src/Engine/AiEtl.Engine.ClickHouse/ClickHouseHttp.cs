@@ -121,9 +121,11 @@ internal sealed partial class ClickHouseHttp : IDisposable
             options = new QueryOptions { CustomSettings = new Dictionary<string, object>(StringComparer.Ordinal) };
             foreach (var (k, v) in settings) options.CustomSettings[k] = v;
         }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.RequestTimeout);
         try
         {
-            await _driver.ExecuteNonQueryAsync(sql, null, options, ct).ConfigureAwait(false);
+            await _driver.ExecuteNonQueryAsync(sql, null, options, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (Classify(e, sql, ct) is { } c)
         {
@@ -136,10 +138,17 @@ internal sealed partial class ClickHouseHttp : IDisposable
     {
         Interlocked.Increment(ref Requests);
         string text;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.RequestTimeout);
         try
         {
-            using var raw = await _driver.ExecuteRawResultAsync(sql + " FORMAT TabSeparated", null, ct).ConfigureAwait(false);
-            text = await raw.ReadAsStringAsync().ConfigureAwait(false);
+            using var raw = await _driver.ExecuteRawResultAsync(sql + " FORMAT TabSeparated", null, timeout.Token).ConfigureAwait(false);
+            var stream = await raw.ReadAsStreamAsync().ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                using var reader = new StreamReader(stream, Encoding.UTF8);
+                text = await reader.ReadToEndAsync(timeout.Token).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (Classify(e, sql, ct) is { } c)
         {
@@ -174,10 +183,8 @@ internal sealed partial class ClickHouseHttp : IDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_options.RequestTimeout);
         Interlocked.Increment(ref Requests);
-        var sent = false;
         try
         {
-            sent = true;
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
             if (response.IsSuccessStatusCode) return;
             var text = await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
@@ -185,7 +192,7 @@ internal sealed partial class ClickHouseHttp : IDisposable
         }
         catch (Exception e) when (e is not ClickHouseSinkException && !ct.IsCancellationRequested)
         {
-            throw Transport(e, insertSql, sent);
+            throw Transport(e, insertSql);
         }
     }
 
@@ -275,17 +282,17 @@ internal sealed partial class ClickHouseHttp : IDisposable
             if (cut > 0) text = text[..cut];
             return new ClickHouseSinkException($"{text} (query: {Abbreviate(sql)})", TransientCodes.Contains(server.ErrorCode), server.ErrorCode, true, e);
         }
-        return Transport(e, sql, sent: true);
+        return Transport(e, sql);
     }
 
-    private ClickHouseSinkException Transport(Exception e, string sql, bool sent)
+    private ClickHouseSinkException Transport(Exception e, string sql)
     {
         var refused = e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }
             || e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused };
         var what = e is OperationCanceledException ? $"no answer within {_options.RequestTimeout.TotalSeconds:0.###}s" : e.Message;
         var transient = e is HttpRequestException or IOException or SocketException or OperationCanceledException;
         return new ClickHouseSinkException($"ClickHouse at {_base.GetLeftPart(UriPartial.Authority)}: {what} (query: {Abbreviate(sql)})",
-            transient, null, mayHaveApplied: sent && !refused, e);
+            transient, null, mayHaveApplied: !refused, e);
     }
 
     private static string Abbreviate(string sql) => sql.Length <= 200 ? sql : sql[..200] + "…";

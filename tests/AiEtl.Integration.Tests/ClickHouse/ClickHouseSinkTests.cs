@@ -350,6 +350,31 @@ public sealed class ClickHouseSinkTests(ClickHouseFixture fx)
     }
 
     [Fact]
+    public async Task Opening_against_a_frozen_server_retries_until_it_answers()
+    {
+        var t = Table("open_frozen");
+        var opts = Options(fx.Server, t, DeliveryGuarantee.ExactlyOnce) with { CreateTable = true, OrderBy = ["id"], RequestTimeout = TimeSpan.FromMilliseconds(500) };
+        await using var w = Writer(opts, KeySchema);
+        fx.Server.Pause();
+        Task open;
+        try
+        {
+            open = w.OpenAsync(null, Ct).AsTask();
+            await Task.Delay(2000, Ct);
+            Assert.False(open.IsCompleted);
+        }
+        finally
+        {
+            fx.Server.Resume();
+        }
+        await open;
+        Assert.True(w.Retries > 0);
+        using (var b = KeyBatch(0, 10)) await w.WriteAsync(b, Ct);
+        await w.PreCommitAsync(1, Ct);
+        Assert.Equal(10, await Long(fx.Server, $"SELECT count() FROM {t}"));
+    }
+
+    [Fact]
     public async Task Retries_stop_after_max_retry_time()
     {
         var t = Table("giveup");
