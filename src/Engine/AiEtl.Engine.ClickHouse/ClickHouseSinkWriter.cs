@@ -55,7 +55,8 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(_writerId)).AsSpan(0, 6));
         _queryPrefix = $"aietl-{hash}-";
         _table = $"{Ident(options.Database)}.{Ident(options.Table)}";
-        _buffer = new EncodeBuffer(Math.Min(1 << 20, options.BatchBytes));
+        // The slack covers block headers and the reservation of the last column written.
+        _buffer = new EncodeBuffer(Math.Min(1 << 20, options.BatchBytes), (long)options.BatchBytes + (64 << 10));
     }
 
     /// <summary>The server's version, known after <see cref="OpenAsync"/>.</summary>

@@ -9,10 +9,17 @@ namespace AiEtl.Engine.ClickHouse;
 /// </summary>
 internal sealed class EncodeBuffer
 {
+    private readonly long _softLimit;
     private byte[] _buf;
     private int _len;
 
-    public EncodeBuffer(int initialCapacity = 1 << 16) => _buf = GC.AllocateUninitializedArray<byte>(initialCapacity);
+    /// <param name="initialCapacity">Bytes allocated up front.</param>
+    /// <param name="softLimit">Doubling stops here (the buffer still grows to whatever one write needs).</param>
+    public EncodeBuffer(int initialCapacity = 1 << 16, long softLimit = int.MaxValue)
+    {
+        _buf = GC.AllocateUninitializedArray<byte>(initialCapacity);
+        _softLimit = softLimit;
+    }
 
     public int Length => _len;
     public int Capacity => _buf.Length;
@@ -32,7 +39,7 @@ internal sealed class EncodeBuffer
     {
         var need = (long)_len + bytes;
         if (need > System.Array.MaxLength) throw new InvalidOperationException($"ClickHouse insert buffer would exceed {System.Array.MaxLength} bytes");
-        var size = Math.Max((long)_buf.Length * 2, need);
+        var size = Math.Max(Math.Min((long)_buf.Length * 2, _softLimit), need);
         var next = GC.AllocateUninitializedArray<byte>((int)Math.Min(size, System.Array.MaxLength));
         _buf.AsSpan(0, _len).CopyTo(next);
         _buf = next;
