@@ -91,7 +91,7 @@ public sealed class ClickHouseInsertFigures(ClickHouseFixture fx)
         await File.WriteAllBytesAsync(file, encoded!, Ct);
         try
         {
-            var client = ServerProcess.RequireBinary("clickhouse-client", "/usr/bin/clickhouse-client", "clickhouse-client");
+            var client = ServerProcess.RequireBinary("clickhouse-client", "clickhouse-client");
             var best = double.MaxValue;
             for (var run = 0; run < 3; run++)
             {
