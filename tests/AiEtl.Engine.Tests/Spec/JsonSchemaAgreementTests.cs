@@ -66,7 +66,15 @@ public sealed class JsonSchemaAgreementTests
         { "neither source nor sources", "name: x\nsink: { null: }\n" },
         { "neither sink nor sinks", "name: x\nsource: { generator: { kind: orders } }\n" },
         { "unknown source connector", "name: x\nsource: { kinesis: { stream: t }, schema: { id: int64 } }\nsink: { null: }\n" },
-        { "unknown sink connector", "name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { table: t } }\n" },
+        { "unknown sink connector", "name: x\nsource: { generator: { kind: orders } }\nsink: { bigquery: { table: t } }\n" },
+        { "clickhouse sink without url", "name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { table: t } }\n" },
+        { "clickhouse url with a query", "name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { url: \"http://h:8123/?user=x\", table: t } }\n" },
+        { "clickhouse order_by without create_table", "name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { url: \"http://h:8123\", table: t, order_by: [order_id] } }\n" },
+        { "clickhouse version_column without replacing engine", "name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { url: \"http://h:8123\", table: t, create_table: true, order_by: [order_id], version_column: ts } }\n" },
+        { "clickhouse replacing engine without order_by", "name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { url: \"http://h:8123\", table: t, create_table: true, engine: replacing_merge_tree } }\n" },
+        { "clickhouse unknown compression", "name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { url: \"http://h:8123\", table: t, compression: zstd } }\n" },
+        { "clickhouse tiny batch_bytes", "name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { url: \"http://h:8123\", table: t, batch_bytes: 100 } }\n" },
+        { "clickhouse unknown key", "name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { url: \"http://h:8123\", table: t, batch_size: 100 } }\n" },
         { "two sink connectors", "name: x\nsource: { generator: { kind: orders } }\nsink: { null: {}, console: {} }\n" },
         { "bad delivery", Valid + "\ndelivery: exactly_once\n" },
         { "duration without unit", Valid + "\ncheckpoint: { interval: 10 }\n" },
@@ -145,6 +153,10 @@ public sealed class JsonSchemaAgreementTests
         Assert.Equal(KafkaMetadataColumns.All.Select(c => c.Name).Order(), Enum(defs["kafkaSource"]!["properties"]!["metadata_columns"]!["items"]!).Order());
         Assert.Equal(SpecConnectors.KafkaStarts.Select(g => g.Key).Order(), Enum(defs["kafkaSource"]!["properties"]!["start"]!).Order());
         Assert.Equal(SpecConnectors.DeadLetterTargets.Select(t => t.Name).Append("file").Order(), Keys(schema["properties"]!["dead_letter"]!["properties"]!).Order());
+        var ch = defs["clickhouseSink"]!["properties"]!;
+        Assert.Equal(SpecNames.ClickHouseEngines.Select(g => g.Key).Order(), Enum(ch["engine"]!).Order());
+        Assert.Equal(SpecNames.ClickHouseCompressions.Select(g => g.Key).Order(), Enum(ch["compression"]!).Order());
+        Assert.Equal(SpecNames.ClickHouseTimestamps.Select(g => g.Key).Order(), Enum(ch["timestamp_precision"]!).Order());
     }
 
     [Fact]

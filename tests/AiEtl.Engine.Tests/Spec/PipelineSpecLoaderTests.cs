@@ -224,4 +224,70 @@ public sealed class PipelineSpecLoaderTests
         Assert.False(SpecDuration.TryParse(text, out _, out var error));
         Assert.False(string.IsNullOrEmpty(error));
     }
+
+    [Fact]
+    public void Clickhouse_sink_loads_every_option()
+    {
+        var spec = LoadValid("""
+            name: orders-to-clickhouse
+            source: { generator: { kind: orders, rows: 1000 } }
+            sink:
+              clickhouse:
+                url: http://localhost:8123
+                database: analytics
+                table: orders
+                user: loader
+                password: ""
+                create_table: true
+                engine: replacing_merge_tree
+                order_by: [customer_id, order_id]
+                partition_by: toYYYYMM(ts)
+                version_column: order_id
+                timestamp_precision: seconds
+                batch_rows: 100000
+                batch_bytes: 16777216
+                flush_interval: 2s
+                compression: gzip
+                max_retry_time: 10m
+                request_timeout: 30s
+            delivery: exactly-once
+            """);
+        var sink = Assert.IsType<ClickHouseSinkSpec>(Assert.Single(spec.Sinks).Connector);
+        Assert.Equal(new ClickHouseSinkSpec("http://localhost:8123", "orders", "analytics", "loader", "", true, ClickHouseEngineSpec.ReplacingMergeTree,
+            sink.OrderBy, "toYYYYMM(ts)", "order_id", ClickHouseTimestampSpec.Seconds, 100_000, 16_777_216, TimeSpan.FromSeconds(2),
+            ClickHouseCompressionSpec.Gzip, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(30)), sink);
+        Assert.Equal(["customer_id", "order_id"], sink.OrderBy);
+        Assert.Equal("clickhouse(analytics.orders)", sink.Describe());
+        Assert.True(EvaluateSchema("""
+            name: x
+            source: { generator: { kind: orders } }
+            sink: { clickhouse: { url: "http://localhost:8123", table: t, create_table: true, engine: replacing_merge_tree, order_by: [order_id], version_column: ts } }
+            """).IsValid);
+    }
+
+    [Fact]
+    public void Clickhouse_sink_needs_url_and_table_and_leaves_unset_options_null()
+    {
+        var sink = Assert.IsType<ClickHouseSinkSpec>(LoadValid("""
+            name: x
+            source: { generator: { kind: orders } }
+            sink: { clickhouse: { url: "http://localhost:8123", table: t } }
+            """).Sinks[0].Connector);
+        Assert.Equal(new ClickHouseSinkSpec("http://localhost:8123", "t"), sink);
+
+        var errors = Errors("name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { database: d } }\n");
+        Assert.Contains(errors, e => e.Path == "sink.clickhouse.url" && e.Message.Contains("missing required key", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Path == "sink.clickhouse.table" && e.Message.Contains("missing required key", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Clickhouse_table_options_without_create_table_are_errors_at_their_key()
+    {
+        var e = Assert.Single(Errors("name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { url: \"http://h:8123\", table: t, order_by: [order_id] } }\n"));
+        Assert.Equal("sink.clickhouse.order_by", e.Path);
+        Assert.Contains("only with create_table: true", e.Message, StringComparison.Ordinal);
+
+        e = Assert.Single(Errors("name: x\nsource: { generator: { kind: orders } }\nsink: { clickhouse: { url: \"ftp://h\", table: t } }\n"));
+        Assert.Equal("sink.clickhouse.url", e.Path);
+    }
 }

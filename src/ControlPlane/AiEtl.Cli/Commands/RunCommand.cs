@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using AiEtl.Engine.Kafka;
+using AiEtl.Engine.ClickHouse;
+using AiEtl.Engine.DeadLetters;
 using AiEtl.Engine.Planning;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
@@ -118,7 +120,7 @@ internal static class RunCommand
     }
 
     /// <summary>Every connector this executable ships: the built-in ones and the Kafka family.</summary>
-    internal static ConnectorRegistry Connectors() => KafkaConnectors.Register(BuiltinConnectors.Create());
+    internal static ConnectorRegistry Connectors() => ClickHouseConnectors.Register(KafkaConnectors.Register(BuiltinConnectors.Create()));
 
     internal static ICheckpointStore CheckpointStoreFor(PipelineSpec spec, out TimeSpan? interval)
     {

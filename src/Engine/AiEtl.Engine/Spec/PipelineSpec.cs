@@ -338,6 +338,57 @@ public sealed record KafkaDeadLetterSpec(string Brokers, string Topic, IReadOnly
     public override string Describe() => $"{KindName}({Topic})";
 }
 
+/// <summary>ClickHouse table engines a <c>create_table</c> sink can create.</summary>
+public enum ClickHouseEngineSpec { MergeTree, ReplacingMergeTree }
+
+/// <summary>Request body compression of the ClickHouse sink.</summary>
+public enum ClickHouseCompressionSpec { None, Gzip, Lz4 }
+
+/// <summary>How a created ClickHouse table stores timestamps: microseconds (DateTime64(6) or Int64 µs on old servers) or seconds (DateTime).</summary>
+public enum ClickHouseTimestampSpec { Microseconds, Seconds }
+
+/// <summary>Loads rows into a ClickHouse table over HTTP (the connector lives in AiEtl.Engine.ClickHouse).</summary>
+/// <param name="Url">HTTP(S) endpoint, e.g. <c>http://localhost:8123</c>.</param>
+/// <param name="Table">Target table.</param>
+/// <param name="Database">Database (default <c>default</c>).</param>
+/// <param name="User">User (default <c>default</c>).</param>
+/// <param name="Password">Password (default empty).</param>
+/// <param name="CreateTable">Create the table from the input schema when missing.</param>
+/// <param name="Engine">Engine of a created table.</param>
+/// <param name="OrderBy">Sort key of a created table.</param>
+/// <param name="PartitionBy">PARTITION BY expression of a created table.</param>
+/// <param name="VersionColumn">ReplacingMergeTree version column.</param>
+/// <param name="TimestampPrecision">Timestamp storage of a created table.</param>
+/// <param name="BatchRows">Insert when this many rows are buffered.</param>
+/// <param name="BatchBytes">Insert before the buffer would exceed this many bytes.</param>
+/// <param name="FlushInterval">Insert buffered rows at least this often.</param>
+/// <param name="Compression">Request body compression.</param>
+/// <param name="MaxRetryTime">How long transient failures are retried before the pipeline fails.</param>
+/// <param name="RequestTimeout">Timeout of one HTTP request.</param>
+public sealed record ClickHouseSinkSpec(
+    string Url,
+    string Table,
+    string? Database = null,
+    string? User = null,
+    string? Password = null,
+    bool? CreateTable = null,
+    ClickHouseEngineSpec? Engine = null,
+    IReadOnlyList<string>? OrderBy = null,
+    string? PartitionBy = null,
+    string? VersionColumn = null,
+    ClickHouseTimestampSpec? TimestampPrecision = null,
+    int? BatchRows = null,
+    int? BatchBytes = null,
+    TimeSpan? FlushInterval = null,
+    ClickHouseCompressionSpec? Compression = null,
+    TimeSpan? MaxRetryTime = null,
+    TimeSpan? RequestTimeout = null) : SinkConnectorSpec
+{
+    public const string KindName = "clickhouse";
+    public override string Kind => KindName;
+    public override string Describe() => $"{KindName}({Database ?? "default"}.{Table})";
+}
+
 public enum DeliveryGuarantee { AtLeastOnce, ExactlyOnce }
 
 /// <summary>Checkpoint settings; unset values take the runtime's defaults.</summary>

@@ -49,6 +49,7 @@ public static class SpecConnectors
         new(FileSinkSpec.KindName, ParseFileSink),
         new(ConsoleSinkSpec.KindName, ParseConsoleSink),
         new(NullSinkSpec.KindName, ParseNullSink),
+        new(ClickHouseSinkSpec.KindName, ParseClickHouseSink),
         new(KafkaSinkSpec.KindName, ParseKafkaSink),
     ];
 
@@ -347,6 +348,57 @@ public static class SpecConnectors
             }
         }
         return result;
+    }
+
+    private static readonly string[] ClickHouseKeys =
+    [
+        "url", "database", "table", "user", "password", "create_table", "engine", "order_by", "partition_by", "version_column",
+        "timestamp_precision", "batch_rows", "batch_bytes", "flush_interval", "compression", "max_retry_time", "request_timeout",
+    ];
+
+    private static ClickHouseSinkSpec? ParseClickHouseSink(SpecContext ctx, YNode node, string path)
+    {
+        if (ctx.Mapping(node, path, "clickhouse sink options", nullIsEmpty: true) is not { } map) return null;
+        var r = new MapReader(ctx, map, path, ClickHouseKeys);
+        var url = r.String("url", required: true);
+        if (url != null && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Query.Length > 0))
+            ctx.Error(r.Node("url")!, r.PathOf("url"), $"url must be an http:// or https:// URL without a query string, e.g. http://localhost:8123 (got '{url}')");
+        var table = r.String("table", required: true);
+        var database = r.String("database");
+        var user = r.String("user");
+        var password = r.String("password", allowEmpty: true);
+        var createTable = r.Bool("create_table");
+        var engine = r.Enum("engine", SpecNames.ClickHouseEngines, "ClickHouse table engine");
+        IReadOnlyList<string>? orderBy = null;
+        if (r.Node("order_by") is { } on && ctx.Sequence(on, r.PathOf("order_by"), "order_by") is { } seq)
+        {
+            var cols = new List<string>();
+            for (var i = 0; i < seq.Items.Count; i++)
+                if (ctx.String(seq.Items[i], SpecContext.Item(r.PathOf("order_by"), i)) is { } c) cols.Add(c);
+            orderBy = cols;
+        }
+        var partitionBy = r.String("partition_by");
+        var versionColumn = r.String("version_column");
+        var precision = r.Enum("timestamp_precision", SpecNames.ClickHouseTimestamps, "timestamp precision");
+        var batchRows = r.Int32("batch_rows", min: 1);
+        var batchBytes = r.Int32("batch_bytes", min: 65536);
+        var flushInterval = r.Duration("flush_interval", allowZero: false);
+        var compression = r.Enum("compression", SpecNames.ClickHouseCompressions, "compression");
+        var maxRetry = r.Duration("max_retry_time", allowZero: true);
+        var requestTimeout = r.Duration("request_timeout", allowZero: false);
+        if (createTable != true)
+        {
+            foreach (var k in new[] { "engine", "order_by", "partition_by", "version_column", "timestamp_precision" })
+                if (r.Entry(k) is { } e) ctx.Error(e.Key, r.PathOf(k), $"{k} applies only with create_table: true");
+        }
+        if (versionColumn != null && engine != ClickHouseEngineSpec.ReplacingMergeTree && r.Entry("version_column") is { } ve)
+            ctx.Error(ve.Key, r.PathOf("version_column"), "version_column applies only with engine: replacing_merge_tree");
+        if (engine == ClickHouseEngineSpec.ReplacingMergeTree && (orderBy == null || orderBy.Count == 0) && r.Entry("engine") is { } ee)
+            ctx.Error(ee.Key, r.PathOf("engine"), "engine: replacing_merge_tree needs order_by (the key whose rows are replaced)");
+        return url is not null && table is not null
+            ? new ClickHouseSinkSpec(url, table, database, user, password, createTable, engine, orderBy, partitionBy, versionColumn, precision,
+                batchRows, batchBytes, flushInterval, compression, maxRetry, requestTimeout)
+            : null;
     }
 
     /// <summary>The declared <c>format</c>, else the one the path's extension implies (an error when neither).</summary>

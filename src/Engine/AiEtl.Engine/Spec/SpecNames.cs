@@ -36,6 +36,25 @@ public static class SpecNames
         new("epoch_us", TimeFormat.EpochUs),
     ];
 
+    public static readonly IReadOnlyList<KeyValuePair<string, ClickHouseEngineSpec>> ClickHouseEngines =
+    [
+        new("merge_tree", ClickHouseEngineSpec.MergeTree),
+        new("replacing_merge_tree", ClickHouseEngineSpec.ReplacingMergeTree),
+    ];
+
+    public static readonly IReadOnlyList<KeyValuePair<string, ClickHouseCompressionSpec>> ClickHouseCompressions =
+    [
+        new("none", ClickHouseCompressionSpec.None),
+        new("gzip", ClickHouseCompressionSpec.Gzip),
+        new("lz4", ClickHouseCompressionSpec.Lz4),
+    ];
+
+    public static readonly IReadOnlyList<KeyValuePair<string, ClickHouseTimestampSpec>> ClickHouseTimestamps =
+    [
+        new("microseconds", ClickHouseTimestampSpec.Microseconds),
+        new("seconds", ClickHouseTimestampSpec.Seconds),
+    ];
+
     /// <summary>File extensions that imply a format when <c>format:</c> is not given.</summary>
     public static readonly IReadOnlyList<KeyValuePair<string, FileFormat>> FileExtensions =
     [
