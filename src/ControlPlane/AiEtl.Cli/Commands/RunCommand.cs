@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using AiEtl.Engine.DeadLetters;
 using AiEtl.Engine.Planning;
+using AiEtl.Engine.Postgres;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
 
@@ -132,7 +133,7 @@ internal static class RunCommand
         }
         try
         {
-            plan = Planner.Plan(spec, BuiltinConnectors.Create(), parallelism);
+            plan = Planner.Plan(spec, BuiltinConnectors.Create().AddPostgres(), parallelism);
             return true;
         }
         catch (PlanException e)
