@@ -56,11 +56,11 @@ public sealed class PostgresChangeSink(PostgresSinkOptions options) : ISink
     public ISinkWriter CreateWriter(Schema input, ConnectorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return new PostgresChangeWriter(Options, $"{Options.Pipeline}/{Options.Name}/{context.Task.Index}");
+        return new PostgresChangeWriter(Options, $"{Options.Pipeline}/{Options.Name}/{context.Task.Index}", input);
     }
 }
 
-internal sealed class PostgresChangeWriter(PostgresSinkOptions o, string sinkId) : ISinkWriter
+internal sealed class PostgresChangeWriter(PostgresSinkOptions o, string sinkId, Schema input) : ISinkWriter
 {
     private sealed class Target
     {
@@ -95,10 +95,14 @@ internal sealed class PostgresChangeWriter(PostgresSinkOptions o, string sinkId)
         await ExecAsync($"CREATE TABLE IF NOT EXISTS {Progress} (sink_id text PRIMARY KEY, lsn bigint NOT NULL, tx_seq bigint NOT NULL, snapshot_lsn bigint NOT NULL, updated timestamptz NOT NULL DEFAULT now())", ct).ConfigureAwait(false);
         // No checkpoint: a fresh run starts over (its snapshot replaces the tables' contents).
         if (restoredState == null) await ExecAsync($"DELETE FROM {Progress} WHERE sink_id = $1", ct, sinkId).ConfigureAwait(false);
-        using var cmd = new NpgsqlCommand($"SELECT lsn, tx_seq, snapshot_lsn FROM {Progress} WHERE sink_id = $1", _conn);
-        cmd.Parameters.Add(new NpgsqlParameter { Value = sinkId });
-        using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        if (await r.ReadAsync(ct).ConfigureAwait(false)) (_lsn, _seq, _snapshotLsn) = (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2));
+        using (var cmd = new NpgsqlCommand($"SELECT lsn, tx_seq, snapshot_lsn FROM {Progress} WHERE sink_id = $1", _conn))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = sinkId });
+            using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            if (await r.ReadAsync(ct).ConfigureAwait(false)) (_lsn, _seq, _snapshotLsn) = (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2));
+        }
+        // The target tables exist (and have the source's columns) from the start.
+        await PrepareAsync(input, ct).ConfigureAwait(false);
     }
 
     /// <summary>The last applied change's position (tests).</summary>

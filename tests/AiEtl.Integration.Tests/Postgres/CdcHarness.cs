@@ -109,7 +109,7 @@ internal sealed class CdcHarness : IAsyncDisposable
             {
                 got = (string?)await ScalarAsync(Target, Checksum(table, cols), ct);
             }
-            catch (PostgresException e) when (e.SqlState == "42P01")
+            catch (PostgresException e) when (e.SqlState is "42P01" or "42703")
             {
                 got = null;
             }

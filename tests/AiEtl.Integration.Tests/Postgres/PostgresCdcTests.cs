@@ -290,7 +290,8 @@ public sealed class PostgresCdcTests(PostgresFixture fx)
             var e = await Assert.ThrowsAsync<PipelineFailedException>(() => run.Task);
             Assert.Contains("injected failure", e.Message, StringComparison.Ordinal);
         }
-        var final = h.Start(h.Yaml("public.t"));
+        var final = h.Start(h.Yaml("public.t", "batch_size: 500"), BuiltinConnectors.Create().AddPostgres()
+            .AddSink<PostgresSinkSpec>((c, s, p) => new FailingSink(new PostgresChangeSink(new PostgresSinkOptions { Name = s.Name, ConnectionString = c.Connection, Pipeline = p.Name }), int.MaxValue)));
         await h.WaitEqualAsync("t", Ct, run: final);
         await final.StopAsync();
     }
