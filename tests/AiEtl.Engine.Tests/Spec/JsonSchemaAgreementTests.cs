@@ -87,6 +87,11 @@ public sealed class JsonSchemaAgreementTests
         { "bad csv delimiter", "name: x\nsource: { file: { path: a.csv, csv: { delimiter: \";;\" } }, schema: { id: int64 } }\nsink: { null: }\n" },
         { "unknown event_time key", "name: x\nsource: { generator: { kind: orders }, event_time: { column: ts, lateness: 5s } }\nsink: { null: }\n" },
         { "dead letter without file", Valid + "\ndead_letter: { topic: dlq }\n" },
+        { "postgres_cdc without connection", "name: x\nsource: { postgres_cdc: { include: [public.t] } }\nsink: { null: }\n" },
+        { "postgres_cdc with a bad slot name", "name: x\nsource: { postgres_cdc: { connection: \"Host=h\", slot: my-slot } }\nsink: { null: }\n" },
+        { "postgres_cdc with an unknown key", "name: x\nsource: { postgres_cdc: { connection: \"Host=h\", tables: [t] } }\nsink: { null: }\n" },
+        { "postgres_cdc with a bad schema change mode", "name: x\nsource: { postgres_cdc: { connection: \"Host=h\", on_schema_change: ignore } }\nsink: { null: }\n" },
+        { "postgres sink without connection", Valid + "\nsinks: { pg: { postgres: { schema: s } } }\n" },
         { "bad time format", "name: x\nsource: { file: { path: a.jsonl }, schema: { ts: { type: timestamp, format: epoch_ns } } }\nsink: { null: }\n" },
     };
 

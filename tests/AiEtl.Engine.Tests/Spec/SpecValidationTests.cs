@@ -202,7 +202,7 @@ public sealed class SpecValidationTests
               kafka: { topic: orders }
               schema: { id: int64 }
             sink: { null: }
-            """, "source.kafka", 3, 3, "expected one of: generator, file, schema, event_time");
+            """, "source.kafka", 3, 3, "expected one of: generator, file, postgres_cdc, schema, event_time");
     }
 
     [Fact]
