@@ -94,10 +94,10 @@ internal sealed class CdcHarness : IAsyncDisposable
     }
 
     public static string Checksum(string table, string cols = "x") =>
-        $"SELECT count(*)::text || ':' || coalesce(md5(string_agg(({cols})::text, E'\\n' ORDER BY x.id)), '') FROM {table} x";
+        $"SELECT count(*)::text || ':' || coalesce(md5(string_agg(({cols})::text, E'\\n' ORDER BY ({cols})::text)), '') FROM {table} x";
 
     /// <summary>Waits until the target table's checksum equals the source's (after the source stops changing).</summary>
-    public async Task WaitEqualAsync(string table, CancellationToken ct, string cols = "x", Run? run = null, TimeSpan? timeout = null)
+    public async Task WaitEqualAsync(string table, CancellationToken ct, string cols = "x", Run? run = null, TimeSpan? timeout = null, string? targetTable = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(120));
         var want = (string?)await ScalarAsync(Source, Checksum(table, cols), ct);
@@ -107,7 +107,7 @@ internal sealed class CdcHarness : IAsyncDisposable
             if (run?.Task.IsFaulted == true) await run.Task;
             try
             {
-                got = (string?)await ScalarAsync(Target, Checksum(table, cols), ct);
+                got = (string?)await ScalarAsync(Target, Checksum(targetTable ?? table, cols), ct);
             }
             catch (PostgresException e) when (e.SqlState is "42P01" or "42703")
             {

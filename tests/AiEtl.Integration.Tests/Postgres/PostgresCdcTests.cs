@@ -273,6 +273,56 @@ public sealed class PostgresCdcTests(PostgresFixture fx)
     }
 
     [Fact]
+    public async Task Invalidated_slot_fails_loudly_on_restart()
+    {
+        await using var h = await CdcHarness.CreateAsync(fx.Server, "lostslot", Ct);
+        await CdcHarness.ExecAsync(h.Source, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1); CREATE TABLE filler (id serial, pad text)", Ct);
+        var run = h.Start(h.Yaml("public.t"));
+        await h.WaitEqualAsync("t", Ct, run: run);
+        await run.StopAsync();
+        await fx.Server.ExecuteAsync("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'", Ct);
+        await fx.Server.ExecuteAsync("SELECT pg_reload_conf()", Ct);
+        try
+        {
+            string? status = null;
+            for (var i = 0; i < 20 && status != "lost"; i++)
+            {
+                await CdcHarness.ExecAsync(h.Source, "INSERT INTO t VALUES (100 + " + i + "); INSERT INTO filler (pad) SELECT repeat(md5(g::text), 10) FROM generate_series(1, 20000) g; SELECT pg_switch_wal(); CHECKPOINT", Ct);
+                status = (string?)await CdcHarness.ScalarAsync(h.Source, $"SELECT wal_status FROM pg_replication_slots WHERE slot_name = '{h.Slot}'", Ct);
+            }
+            Assert.Equal("lost", status);
+            var run2 = h.Start(h.Yaml("public.t"));
+            var e = await Assert.ThrowsAsync<PipelineFailedException>(() => run2.Task);
+            Assert.Contains("wal_status = lost", e.Message, StringComparison.Ordinal);
+            Assert.Equal(1L, await CdcHarness.ScalarAsync(h.Target, "SELECT count(*) FROM t", Ct));
+        }
+        finally
+        {
+            await fx.Server.ExecuteAsync("ALTER SYSTEM RESET max_slot_wal_keep_size", Ct);
+            await fx.Server.ExecuteAsync("SELECT pg_reload_conf()", Ct);
+        }
+    }
+
+    [Fact]
+    public async Task Several_tables_share_one_stream_and_keep_transactions_and_truncates()
+    {
+        await using var h = await CdcHarness.CreateAsync(fx.Server, "multi", Ct);
+        await CdcHarness.ExecAsync(h.Source, "CREATE SCHEMA sales; CREATE TABLE sales.orders (id bigint PRIMARY KEY, customer int, total numeric(10,2)); " +
+            "CREATE TABLE sales.lines (order_id bigint, line int, sku text, qty int, PRIMARY KEY (order_id, line)); CREATE TABLE sales.tmp_scratch (id int PRIMARY KEY); " +
+            "CREATE TABLE audit (id serial PRIMARY KEY, msg text); ALTER TABLE audit REPLICA IDENTITY FULL; " +
+            "INSERT INTO sales.orders SELECT g, g % 10, g * 1.5 FROM generate_series(1, 300) g; INSERT INTO sales.lines SELECT g, l, 'sku' || l, l FROM generate_series(1, 300) g, generate_series(1, 3) l", Ct);
+        var run = h.Start(h.Yaml("\"sales.*\", audit", "exclude: \"*.tmp_*\""));
+        await CdcHarness.ExecAsync(h.Source, "BEGIN; INSERT INTO sales.orders VALUES (1000, 1, 9.99); INSERT INTO sales.lines VALUES (1000, 1, 'a', 2), (1000, 2, 'b', 1); " +
+            "UPDATE sales.lines SET line = line + 10 WHERE order_id = 5; DELETE FROM sales.orders WHERE id = 7; INSERT INTO audit (msg) VALUES ('x'), ('y'); COMMIT; " +
+            "UPDATE audit SET msg = 'z' WHERE msg = 'x'; DELETE FROM audit WHERE msg = 'y'; TRUNCATE sales.lines; INSERT INTO sales.lines VALUES (1, 1, 'after', 1)", Ct);
+        await h.WaitEqualAsync("sales.orders", Ct, "x.id, x.customer, x.total", run, targetTable: "orders");
+        await h.WaitEqualAsync("sales.lines", Ct, "x.order_id, x.line, x.sku, x.qty", run, targetTable: "lines");
+        await h.WaitEqualAsync("audit", Ct, "x.id, x.msg", run);
+        Assert.Null(await CdcHarness.ScalarAsync(h.Target, "SELECT to_regclass('tmp_scratch')::text", Ct));
+        await run.StopAsync();
+    }
+
+    [Fact]
     public async Task Crashes_after_some_batches_then_restarts_from_checkpoints_reach_the_same_state()
     {
         await using var h = await CdcHarness.CreateAsync(fx.Server, "crashes", Ct);
