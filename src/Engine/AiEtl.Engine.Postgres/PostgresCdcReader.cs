@@ -48,6 +48,7 @@ internal sealed class PostgresCdcReader : ISourceReader
     private long _txSeq, _xid, _commitMicros;
     private readonly ArrayBufferWriter<byte> _json = new(256);
     private readonly List<string> _toast = [];
+    private string?[] _old = [];
 
     public PostgresCdcReader(PostgresCdcSource source, ConnectorContext context)
     {
@@ -567,6 +568,8 @@ internal sealed class PostgresCdcReader : ISourceReader
         {
             Meta(op, table.Qualified);
             string? beforeJson = null;
+            if (_old.Length < table.Columns.Count) _old = new string?[table.Columns.Count];
+            System.Array.Clear(_old);
             if (before != null) beforeJson = await TupleJsonAsync(table, before, beforeIsKey, ct).ConfigureAwait(false);
             _toast.Clear();
             Utf8JsonWriter? w = null;
@@ -587,8 +590,13 @@ internal sealed class PostgresCdcReader : ISourceReader
                         cb.AppendNull();
                         break;
                     case TupleDataKind.UnchangedToastedValue:
-                        cb.AppendNull();
-                        _toast.Add(col.Name);
+                        // Under REPLICA IDENTITY FULL the old row carries the value (flattened): use it.
+                        if (_old[i] is { } kept) PgTypes.AppendText(cb, col, kept);
+                        else
+                        {
+                            cb.AppendNull();
+                            _toast.Add(col.Name);
+                        }
                         break;
                     default:
                         var text = await v.Get<string>(ct).ConfigureAwait(false);
@@ -645,7 +653,12 @@ internal sealed class PostgresCdcReader : ISourceReader
             if (keyOnly && !table.Key.Contains(col.Name)) continue;
             w.WritePropertyName(col.Name);
             if (v.Kind == TupleDataKind.Null) w.WriteNullValue();
-            else PgTypes.WriteJson(w, col, await v.Get<string>(ct).ConfigureAwait(false));
+            else
+            {
+                var text = await v.Get<string>(ct).ConfigureAwait(false);
+                _old[i - 1] = text;
+                PgTypes.WriteJson(w, col, text);
+            }
         }
         w.WriteEndObject();
         w.Flush();

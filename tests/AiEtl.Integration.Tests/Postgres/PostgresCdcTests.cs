@@ -373,8 +373,8 @@ public sealed class PostgresCdcTests(PostgresFixture fx)
     public async Task Change_logs_go_to_json_lines_and_parquet_file_sinks()
     {
         await using var h = await CdcHarness.CreateAsync(fx.Server, "changelog", Ct);
-        await CdcHarness.ExecAsync(h.Source, "CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE b (id bigint PRIMARY KEY, v int, w float8); " +
-            "INSERT INTO a VALUES (1, 'one'), (2, 'two'); INSERT INTO b VALUES (1, 10, 0.5)", Ct);
+        await CdcHarness.ExecAsync(h.Source, "CREATE TABLE a (id int PRIMARY KEY, v text, big text); ALTER TABLE a REPLICA IDENTITY FULL; CREATE TABLE b (id bigint PRIMARY KEY, v int, w float8); " +
+            "INSERT INTO a VALUES (1, 'one', (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 500) g)), (2, 'two', NULL); INSERT INTO b VALUES (1, 10, 0.5)", Ct);
         var jsonl = Path.Combine(h.StateDir, "changes.jsonl");
         var parquet = Path.Combine(h.StateDir, "changes.parquet");
         foreach (var (sink, fresh) in new[] { ($"file: {{ path: {jsonl} }}", true), ($"file: {{ path: {parquet} }}", true) })
@@ -389,7 +389,11 @@ public sealed class PostgresCdcTests(PostgresFixture fx)
         }
         var lines = File.ReadAllLines(jsonl);
         Assert.Equal(6, lines.Length);
-        Assert.Contains(lines, l => l.Contains("\"_table\":\"public.a\",\"_op\":\"u\"", StringComparison.Ordinal) && l.Contains("\"v\":\"uno\"", StringComparison.Ordinal));
+        var update = Assert.Single(lines, l => l.Contains("\"_table\":\"public.a\",\"_op\":\"u\"", StringComparison.Ordinal));
+        Assert.Contains("\"v\":\"uno\"", update, StringComparison.Ordinal);
+        // REPLICA IDENTITY FULL: the unchanged TOASTed value comes from the old row instead of a placeholder.
+        Assert.Contains("\"_unchanged_toast\":null", update, StringComparison.Ordinal);
+        Assert.Contains("\"big\":\"c4ca4238a0b923820dcc509a6f75849b", update, StringComparison.Ordinal);
         Assert.Contains(lines, l => l.Contains("\"_table\":\"public.b\",\"_op\":\"d\"", StringComparison.Ordinal));
         var parts = Directory.GetFiles(parquet + ".parts", "*.parquet");
         Assert.NotEmpty(parts);
