@@ -213,7 +213,22 @@ internal sealed class PostgresCdcReader : ISourceReader
             }
             return;
         }
-        if (slot != null) await ExecAsync(conn, $"SELECT pg_drop_replication_slot('{_o.Slot}')", ct).ConfigureAwait(false);
+        if (slot != null)
+        {
+            // A crashed predecessor's walsender may hold the slot for a moment.
+            for (var i = 0; ; i++)
+            {
+                try
+                {
+                    await ExecAsync(conn, $"SELECT pg_drop_replication_slot('{_o.Slot}')", ct).ConfigureAwait(false);
+                    break;
+                }
+                catch (PostgresException e) when (e.SqlState == "55006" && i < 100)
+                {
+                    await Task.Delay(300, ct).ConfigureAwait(false);
+                }
+            }
+        }
         await SnapshotAsync(ct).ConfigureAwait(false);
     }
 
