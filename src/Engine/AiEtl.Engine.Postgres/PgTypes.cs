@@ -134,12 +134,15 @@ internal static class PgTypes
         dt == DateTime.MaxValue ? MaxMicros : dt == DateTime.MinValue ? MinMicros : (dt.Ticks - DateTime.UnixEpoch.Ticks) / 10;
 
     /// <summary>Parses ISO output (<c>YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]]</c>) or <c>±infinity</c> to µs since the epoch.</summary>
-    public static long ParseTimestamp(string s)
+    public static long ParseTimestamp(string s) => ParseTimestamp(s.AsSpan());
+
+    /// <summary>As <see cref="ParseTimestamp(string)"/>, over characters.</summary>
+    public static long ParseTimestamp(ReadOnlySpan<char> s)
     {
-        if (s == "infinity") return MaxMicros;
-        if (s == "-infinity") return MinMicros;
+        if (s.SequenceEqual("infinity")) return MaxMicros;
+        if (s.SequenceEqual("-infinity")) return MinMicros;
         if (s.EndsWith(" BC", StringComparison.Ordinal) || s.Length < 19 || s[4] != '-')
-            throw new FormatException($"timestamp '{s}' is outside the range the engine keeps (years 1-9999)");
+            throw new FormatException($"timestamp '{s.ToString()}' is outside the range the engine keeps (years 1-9999)");
         var date = new DateTime(Num(s, 0, 4), Num(s, 5, 2), Num(s, 8, 2), Num(s, 11, 2), Num(s, 14, 2), Num(s, 17, 2), DateTimeKind.Utc);
         long micros = (date.Ticks - DateTime.UnixEpoch.Ticks) / 10;
         var i = 19;
@@ -177,13 +180,13 @@ internal static class PgTypes
 
     public static readonly int EpochDay = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
 
-    private static int Num(string s, int at, int len)
+    private static int Num(ReadOnlySpan<char> s, int at, int len)
     {
         var v = 0;
         for (var k = 0; k < len; k++)
         {
             var c = s[at + k];
-            if (!char.IsAsciiDigit(c)) throw new FormatException($"unexpected '{c}' in '{s}'");
+            if (!char.IsAsciiDigit(c)) throw new FormatException($"unexpected '{c}' in '{s.ToString()}'");
             v = v * 10 + (c - '0');
         }
         return v;

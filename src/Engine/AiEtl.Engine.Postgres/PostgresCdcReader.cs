@@ -22,7 +22,7 @@ namespace AiEtl.Engine.Postgres;
 /// that end at commit boundaries, and hands them over a small bounded channel (backpressure reaches the server
 /// through TCP). The reader returns those batches, or an empty one after the poll interval.
 /// </summary>
-internal sealed class PostgresCdcReader : ISourceReader
+internal sealed partial class PostgresCdcReader : ISourceReader
 {
     private readonly record struct Item(Batch? Batch, CdcPosition Position);
 
@@ -415,7 +415,13 @@ internal sealed class PostgresCdcReader : ISourceReader
     private async Task StreamAsync(CancellationToken ct)
     {
         _builder = new BatchBuilder(_schema.Arrow, _o.BatchSize);
-        var options = new PgOutputReplicationOptions(_o.EffectivePublication, PgOutputProtocolVersion.V1, binary: false, messages: true);
+        // Raw pgoutput (protocol 1, text values, logical messages for heartbeats), decoded straight into the batch.
+        var options = new KeyValuePair<string, string?>[]
+        {
+            new("proto_version", "1"),
+            new("publication_names", "\"" + _o.EffectivePublication + "\""),
+            new("messages", "true"),
+        };
         var slot = new PgOutputReplicationSlot(_o.Slot);
         var backoff = TimeSpan.FromMilliseconds(200);
         DateTime? failingSince = null;
@@ -439,7 +445,7 @@ internal sealed class PostgresCdcReader : ISourceReader
                 }
                 var confirmed = Volatile.Read(ref _confirmed);
                 if (confirmed > 0) _rep.SetReplicationStatus(new NpgsqlLogSequenceNumber(confirmed));
-                var e = _rep.StartReplication(slot, options, ct).GetAsyncEnumerator(ct);
+                var e = Npgsql.Replication.Internal.LogicalReplicationConnectionExtensions.StartLogicalReplication(_rep, slot, ct, null, options).GetAsyncEnumerator(ct);
                 try
                 {
                     while (true)
@@ -497,247 +503,6 @@ internal sealed class PostgresCdcReader : ISourceReader
         CdcMetrics.Events.Add(rows, new KeyValuePair<string, object?>("slot", _o.Slot));
         await _channel.Writer.WriteAsync(new Item(batch, new CdcPosition(true, _o.Slot, _position.ConsistentPoint, _pendingCommit, _pendingEnd, _source.Tables)), ct).ConfigureAwait(false);
         _handedCommit = _pendingCommit;
-    }
-
-    private async ValueTask HandleAsync(PgOutputReplicationMessage m, CancellationToken ct)
-    {
-        switch (m)
-        {
-            case BeginMessage b:
-                _inTx = true;
-                _txLsn = (ulong)b.TransactionFinalLsn;
-                _skipTx = _txLsn <= _handedCommit;
-                _txSeq = 0;
-                _xid = b.TransactionXid;
-                _commitMicros = PgTypes.MicrosOf(b.TransactionCommitTimestamp);
-                break;
-            case CommitMessage c:
-                _inTx = false;
-                if (_skipTx) break;
-                _pendingCommit = (ulong)c.CommitLsn;
-                _pendingEnd = (ulong)c.TransactionEndLsn;
-                if (_builder!.Length >= _o.BatchSize) await FlushAsync(ct).ConfigureAwait(false);
-                else if (_builder.Length == 0)
-                {
-                    _handedCommit = _pendingCommit;
-                    await WritePositionAsync(ct).ConfigureAwait(false);
-                }
-                break;
-            case RelationMessage r:
-                await OnRelationAsync(r, ct).ConfigureAwait(false);
-                break;
-            case InsertMessage i:
-                await RowAsync('c', i.Relation, null, false, i.NewRow, ct).ConfigureAwait(false);
-                break;
-            case FullUpdateMessage fu:
-                await RowAsync('u', fu.Relation, fu.OldRow, false, fu.NewRow, ct).ConfigureAwait(false);
-                break;
-            case IndexUpdateMessage iu:
-                await RowAsync('u', iu.Relation, iu.Key, true, iu.NewRow, ct).ConfigureAwait(false);
-                break;
-            case UpdateMessage u:
-                await RowAsync('u', u.Relation, null, false, u.NewRow, ct).ConfigureAwait(false);
-                break;
-            case FullDeleteMessage fd:
-                await RowAsync('d', fd.Relation, null, false, fd.OldRow, ct, beforeFromMain: true).ConfigureAwait(false);
-                break;
-            case KeyDeleteMessage kd:
-                await RowAsync('d', kd.Relation, null, true, kd.Key, ct, beforeFromMain: true).ConfigureAwait(false);
-                break;
-            case TruncateMessage t:
-                if (_skipTx) break;
-                foreach (var rel in t.Relations)
-                {
-                    if (!_schema.TryGet(rel.RelationId, out var table, out _, out var others)) continue;
-                    Meta('t', table.Qualified);
-                    _builder![CdcColumns.BeforeIdx].AppendNull();
-                    _builder[CdcColumns.ToastIdx].AppendNull();
-                    for (var k = CdcColumns.Count; k < _builder.ColumnCount; k++) _builder[k].AppendNull();
-                }
-                break;
-        }
-    }
-
-    private void Meta(char op, string table)
-    {
-        var b = _builder!;
-        b[CdcColumns.TableIdx].AppendString(table);
-        b[CdcColumns.OpIdx].AppendUtf8(op switch { 'c' => "c"u8, 'u' => "u"u8, 'd' => "d"u8, _ => "t"u8 });
-        b[CdcColumns.LsnIdx].AppendInt64((long)_txLsn);
-        b[CdcColumns.TxSeqIdx].AppendInt64(_txSeq++);
-        b[CdcColumns.CommitTimeIdx].AppendInt64(_commitMicros);
-        b[CdcColumns.XidIdx].AppendInt64(_xid);
-    }
-
-    private async ValueTask RowAsync(char op, RelationMessage rel, ReplicationTuple? before, bool beforeIsKey, ReplicationTuple main, CancellationToken ct, bool beforeFromMain = false)
-    {
-        if (_skipTx || !_schema.TryGet(rel.RelationId, out var table, out var map, out var others))
-        {
-            if (before != null) await foreach (var _ in before.WithCancellation(ct).ConfigureAwait(false)) { }
-            await foreach (var _ in main.WithCancellation(ct).ConfigureAwait(false)) { }
-            return;
-        }
-        var b = _builder!;
-        var start = b.Length;
-        try
-        {
-            Meta(op, table.Qualified);
-            string? beforeJson = null;
-            if (_old.Length < table.Columns.Count) _old = new string?[table.Columns.Count];
-            System.Array.Clear(_old);
-            if (before != null) beforeJson = await TupleJsonAsync(table, before, beforeIsKey, ct).ConfigureAwait(false);
-            _toast.Clear();
-            Utf8JsonWriter? w = null;
-            if (beforeFromMain)
-            {
-                _json.Clear();
-                w = new Utf8JsonWriter(_json);
-                w.WriteStartObject();
-            }
-            var i = 0;
-            await foreach (var v in main.WithCancellation(ct).ConfigureAwait(false))
-            {
-                var col = table.Columns[i];
-                var cb = b[map[i]];
-                switch (v.Kind)
-                {
-                    case TupleDataKind.Null:
-                        cb.AppendNull();
-                        break;
-                    case TupleDataKind.UnchangedToastedValue:
-                        // Under REPLICA IDENTITY FULL the old row carries the value (flattened): use it.
-                        if (_old[i] is { } kept) PgTypes.AppendText(cb, col, kept);
-                        else
-                        {
-                            cb.AppendNull();
-                            _toast.Add(col.Name);
-                        }
-                        break;
-                    default:
-                        var text = await v.Get<string>(ct).ConfigureAwait(false);
-                        PgTypes.AppendText(cb, col, text);
-                        if (w != null && (!beforeIsKey || table.Key.Contains(col.Name)))
-                        {
-                            w.WritePropertyName(col.Name);
-                            PgTypes.WriteJson(w, col, text);
-                        }
-                        break;
-                }
-                i++;
-            }
-            if (i != table.Columns.Count) throw new InvalidDataException($"{table.Qualified}: a change carried {i} columns, the relation has {table.Columns.Count}");
-            if (w != null)
-            {
-                w.WriteEndObject();
-                w.Flush();
-                beforeJson = Encoding.UTF8.GetString(_json.WrittenSpan);
-                w.Dispose();
-            }
-            if (beforeJson != null) b[CdcColumns.BeforeIdx].AppendString(beforeJson);
-            else b[CdcColumns.BeforeIdx].AppendNull();
-            if (_toast.Count > 0)
-            {
-                var sb = new StringBuilder("[");
-                for (var k = 0; k < _toast.Count; k++)
-                {
-                    if (k > 0) sb.Append(',');
-                    PgTypes.AppendJsonString(sb, _toast[k]);
-                }
-                b[CdcColumns.ToastIdx].AppendString(sb.Append(']').ToString());
-            }
-            else b[CdcColumns.ToastIdx].AppendNull();
-            foreach (var o in others) b[o].AppendNull();
-        }
-        catch
-        {
-            b.Truncate(start);
-            throw;
-        }
-    }
-
-    private async ValueTask<string> TupleJsonAsync(CdcTable table, ReplicationTuple tuple, bool keyOnly, CancellationToken ct)
-    {
-        _json.Clear();
-        using var w = new Utf8JsonWriter(_json);
-        w.WriteStartObject();
-        var i = 0;
-        await foreach (var v in tuple.WithCancellation(ct).ConfigureAwait(false))
-        {
-            var col = table.Columns[i++];
-            if (v.Kind == TupleDataKind.UnchangedToastedValue) continue;
-            if (keyOnly && !table.Key.Contains(col.Name)) continue;
-            w.WritePropertyName(col.Name);
-            if (v.Kind == TupleDataKind.Null) w.WriteNullValue();
-            else
-            {
-                var text = await v.Get<string>(ct).ConfigureAwait(false);
-                _old[i - 1] = text;
-                PgTypes.WriteJson(w, col, text);
-            }
-        }
-        w.WriteEndObject();
-        w.Flush();
-        return Encoding.UTF8.GetString(_json.WrittenSpan);
-    }
-
-    // ---------------------------------------------------------------- schema changes
-
-    private async ValueTask OnRelationAsync(RelationMessage r, CancellationToken ct)
-    {
-        if (!_schema.TryGet(r.RelationId, out var table, out _, out _)) return;
-        var cols = r.Columns;
-        var same = cols.Count == table.Columns.Count;
-        for (var i = 0; same && i < cols.Count; i++)
-        {
-            var (a, b) = (cols[i], table.Columns[i]);
-            same = a.ColumnName == b.Name && a.DataTypeId == b.TypeOid && a.TypeModifier == b.TypeMod;
-        }
-        if (same) return;
-        var oldNames = table.Columns.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
-        var newNames = cols.Select(c => c.ColumnName).ToHashSet(StringComparer.Ordinal);
-        var added = cols.Where(c => !oldNames.Contains(c.ColumnName)).Select(c => c.ColumnName).ToList();
-        var dropped = table.Columns.Where(c => !newNames.Contains(c.Name)).Select(c => c.Name).ToList();
-        var changed = cols.Where(c => table.Columns.FirstOrDefault(o => o.Name == c.ColumnName) is { } o && (o.TypeOid != c.DataTypeId || o.TypeMod != c.TypeModifier)).Select(c => c.ColumnName).ToList();
-        var what = string.Join("; ", new[]
-        {
-            added.Count > 0 ? "added " + string.Join(", ", added) : null,
-            dropped.Count > 0 ? "dropped " + string.Join(", ", dropped) : null,
-            changed.Count > 0 ? "type changed: " + string.Join(", ", changed) : null,
-            added.Count + dropped.Count + changed.Count == 0 ? "columns reordered" : null,
-        }.Where(x => x != null));
-        if (_o.OnSchemaChange == SchemaChangeMode.Fail)
-            throw new CdcSchemaChangedException(
-                $"table {table.Qualified} changed at LSN {CdcPosition.Lsn(_txLsn)} ({what}); on_schema_change is fail, so the pipeline stops before this transaction. " +
-                "Set on_schema_change: evolve to carry the new columns, or start over with a fresh run (aietl run --fresh)");
-        // Evolve: describe the new columns from the catalog, widen the schema, move pending rows over.
-        var list = new List<PgColumn>();
-        using (var conn = await OpenAsync(ct).ConfigureAwait(false))
-        {
-            foreach (var c in cols)
-            {
-                using var cmd = new NpgsqlCommand("SELECT format_type($1::oid, $2), t.typcategory, coalesce(et.typcategory, ' ') FROM pg_type t LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' WHERE t.oid = $1::oid", conn);
-                cmd.Parameters.Add(new NpgsqlParameter { Value = (long)c.DataTypeId });
-                cmd.Parameters.Add(new NpgsqlParameter { Value = c.TypeModifier });
-                using var rd = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                if (!await rd.ReadAsync(ct).ConfigureAwait(false)) throw new InvalidOperationException($"type {c.DataTypeId} of {table.Qualified}.{c.ColumnName} is unknown");
-                list.Add(new PgColumn(c.ColumnName, c.DataTypeId, c.TypeModifier, rd.GetString(0), PgTypes.ConvOf(c.DataTypeId, rd.GetChar(1)), rd.GetChar(2)));
-            }
-        }
-        var tables = _schema.Tables.Select(t => t.Oid == table.Oid ? t.With(list) : t).ToList();
-        var next = CdcSchema.Build(tables, _schema);
-        var old = _builder!;
-        var pending = old.Build();
-        _builder = new BatchBuilder(next.Arrow, _o.BatchSize);
-        old.Dispose();
-        try
-        {
-            BatchCopy.Append(pending, _builder);
-        }
-        finally
-        {
-            pending.Dispose();
-        }
-        _schema = next;
     }
 
     // ---------------------------------------------------------------- heartbeats and lag

@@ -38,18 +38,22 @@ public sealed class CdcFigures(PostgresFixture fx)
         var lines = new List<string>();
 
         // Bare Npgsql reader (every value of every insert read as text), before and after the source (noisy host).
+        var cpu = Cpu();
         var bareRate = await BareAsync(h, "bare_slot");
-        lines.Add($"stream: npgsql_reader (first) {bareRate:N0} events/s");
+        var bareCpu = Cpu() - cpu;
+        lines.Add($"stream: npgsql_reader (first) {bareRate:N0} events/s, {Rows / bareCpu:N0} events per client CPU-second");
 
         // The CDC source reading the same WAL through its own slot into Arrow batches.
         var source = await PostgresCdcSource.OpenAsync(new PostgresCdcOptions
         {
             Name = "figures", ConnectionString = h.Source, Include = ["public.bench"], Slot = h.Slot, Snapshot = SnapshotMode.Never, HeartbeatInterval = TimeSpan.Zero,
         }, Ct);
+        cpu = Cpu();
         var rate = await ReadRowsAsync(source, Rows);
+        var sourceCpu = Cpu() - cpu;
         var bare2 = await BareAsync(h, "bare_slot2");
         lines.Add($"stream: npgsql_reader (second) {bare2:N0} events/s");
-        lines.Add($"stream: postgres_cdc source {rate:N0} events/s ({rate / Math.Max(bareRate, bare2):0.00}x the faster npgsql_reader run)");
+        lines.Add($"stream: postgres_cdc source {rate:N0} events/s ({rate / Math.Max(bareRate, bare2):0.00}x the faster npgsql_reader run), {Rows / sourceCpu:N0} events per client CPU-second ({bareCpu / sourceCpu:0.00}x less CPU than npgsql_reader)");
 
         var sw = Stopwatch.StartNew();
         long copied = 0;
@@ -72,6 +76,8 @@ public sealed class CdcFigures(PostgresFixture fx)
         foreach (var l in lines) TestContext.Current.SendDiagnosticMessage(l);
         await File.WriteAllLinesAsync(Path.Combine(Path.GetTempPath(), "aietl-cdc-figures.txt"), lines, Ct);
     }
+
+    private static double Cpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 
     private static async Task<double> BareAsync(CdcHarness h, string slot)
     {

@@ -185,21 +185,22 @@ public sealed class PostgresCdcTests(PostgresFixture fx)
         for (var round = 0; round < 4; round++)
         {
             await CdcHarness.ExecAsync(h.Source, $"INSERT INTO t SELECT g, {round} FROM generate_series({round * 10000 + 1}, {round * 10000 + 5000}) g", Ct);
-            var pid = await WaitActivePidAsync(h);
+            var pid = await WaitActivePidAsync(h, run);
             pids.Add(pid);
             await CdcHarness.ExecAsync(h.Source, $"SELECT pg_terminate_backend({pid})", Ct);
             await CdcHarness.ExecAsync(h.Source, $"INSERT INTO t SELECT g, {round} FROM generate_series({round * 10000 + 5001}, {round * 10000 + 10000}) g; UPDATE t SET v = v + 100 WHERE id % 7 = 0", Ct);
         }
         await h.WaitEqualAsync("t", Ct, run: run);
-        pids.Add(await WaitActivePidAsync(h));
+        pids.Add(await WaitActivePidAsync(h, run));
         Assert.True(pids.Count >= 4, "the replication connection was not re-established");
         await run.StopAsync();
     }
 
-    private static async Task<int> WaitActivePidAsync(CdcHarness h)
+    private static async Task<int> WaitActivePidAsync(CdcHarness h, CdcHarness.Run? run = null)
     {
-        for (var i = 0; i < 400; i++)
+        for (var i = 0; i < 1200; i++)
         {
+            if (run?.Task.IsFaulted == true) await run.Task;
             if (await CdcHarness.ScalarAsync(h.Source, $"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{h.Slot}' AND active", Ct) is int pid) return pid;
             await Task.Delay(50, Ct);
         }
