@@ -6,6 +6,7 @@ using AiEtl.Engine.Kafka;
 using AiEtl.Engine.ClickHouse;
 using AiEtl.Engine.DeadLetters;
 using AiEtl.Engine.Planning;
+using AiEtl.Engine.Postgres;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
 
@@ -120,7 +121,7 @@ internal static class RunCommand
     }
 
     /// <summary>Every connector this executable ships: the built-in ones and the Kafka family.</summary>
-    internal static ConnectorRegistry Connectors() => ClickHouseConnectors.Register(KafkaConnectors.Register(BuiltinConnectors.Create()));
+    internal static ConnectorRegistry Connectors() => ClickHouseConnectors.Register(KafkaConnectors.Register(BuiltinConnectors.Create())).AddPostgres();
 
     internal static ICheckpointStore CheckpointStoreFor(PipelineSpec spec, out TimeSpan? interval)
     {

@@ -68,6 +68,11 @@ public interface ISink
     int MaxParallelism { get; }
     /// <summary>Checks the input schema before the pipeline starts; returns problems (empty when fine).</summary>
     IReadOnlyList<string> Validate(Schema input) => [];
+    /// <summary>
+    /// True when writers take batches whose schema differs from the one given to <see cref="CreateWriter"/>
+    /// (a change stream whose tables gain columns); otherwise such a batch fails the pipeline.
+    /// </summary>
+    bool AcceptsSchemaChanges => false;
     ISinkWriter CreateWriter(Schema input, ConnectorContext context);
 }
 

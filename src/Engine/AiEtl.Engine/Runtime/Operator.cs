@@ -61,6 +61,7 @@ public sealed class SinkOperator(ISink sink, Schema input) : Operator
 {
     private ISinkWriter? _writer;
     private OperatorContext? _context;
+    private Schema? _accepted;
 
     public override string Name => "sink:" + sink.Name;
     public override Schema OutputSchema => input;
@@ -77,6 +78,7 @@ public sealed class SinkOperator(ISink sink, Schema input) : Operator
     {
         try
         {
+            if (!ReferenceEquals(batch.Schema, _accepted ?? input)) AcceptSchema(batch.Schema);
             await _writer!.WriteAsync(batch, ct).ConfigureAwait(false);
             Interlocked.Add(ref _context!.Metrics.SinkRows, batch.Length);
         }
@@ -84,6 +86,27 @@ public sealed class SinkOperator(ISink sink, Schema input) : Operator
         {
             batch.Dispose();
         }
+    }
+
+    private void AcceptSchema(Schema schema)
+    {
+        if (!sink.AcceptsSchemaChanges && !SameColumns(schema, input))
+            throw new InvalidOperationException(
+                $"sink {sink.Name} ({sink.GetType().Name}) cannot take a batch whose schema changed " +
+                $"(expected {string.Join(", ", input.FieldsList.Select(f => $"{f.Name} {f.DataType.Name}"))}; " +
+                $"got {string.Join(", ", schema.FieldsList.Select(f => $"{f.Name} {f.DataType.Name}"))})");
+        _accepted = schema;
+    }
+
+    private static bool SameColumns(Schema a, Schema b)
+    {
+        if (a.FieldsList.Count != b.FieldsList.Count) return false;
+        for (var i = 0; i < a.FieldsList.Count; i++)
+        {
+            var (x, y) = (a.FieldsList[i], b.FieldsList[i]);
+            if (x.Name != y.Name || x.DataType.TypeId != y.DataType.TypeId) return false;
+        }
+        return true;
     }
 
     public override async ValueTask<byte[]?> SnapshotAsync(long checkpointId, CancellationToken ct) =>

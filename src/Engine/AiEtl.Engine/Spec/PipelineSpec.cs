@@ -133,6 +133,57 @@ public sealed record FileSourceSpec(string Path, FileFormat Format, int? BatchSi
     public override string Describe() => $"{KindName}({SpecNames.Of(Format)})";
 }
 
+/// <summary>What the PostgreSQL CDC source does when a table's columns change mid-stream.</summary>
+public enum SchemaChangeMode
+{
+    /// <summary>Stop the pipeline with a message naming the table and the changed columns (the default).</summary>
+    Fail,
+    /// <summary>Later batches carry the new schema (columns only grow; a changed type widens or becomes text).</summary>
+    Evolve,
+}
+
+/// <summary>Whether the PostgreSQL CDC source copies the tables before streaming.</summary>
+public enum SnapshotMode
+{
+    /// <summary>Copy every table from the slot's exported snapshot, then stream from its consistent point.</summary>
+    Initial,
+    /// <summary>No copy: stream changes from the slot's position only.</summary>
+    Never,
+}
+
+/// <summary>
+/// PostgreSQL change data capture through logical replication (pgoutput): an initial snapshot, then the change
+/// stream of every table that matches <see cref="Include"/> and not <see cref="Exclude"/>.
+/// </summary>
+/// <param name="Connection">An Npgsql connection string for the source database.</param>
+/// <param name="Include">Table patterns (<c>schema.table</c>, <c>*</c> and <c>?</c> wildcards; a pattern without a dot matches any schema); empty = every user table.</param>
+/// <param name="Exclude">Table patterns to leave out.</param>
+/// <param name="Slot">Replication slot name (default <c>aietl_&lt;pipeline&gt;</c>).</param>
+/// <param name="Publication">Publication name (default: the slot name).</param>
+/// <param name="Snapshot">Initial snapshot or none (default initial).</param>
+/// <param name="SnapshotParallelism">Snapshot sessions copying chunks at once (default 2).</param>
+/// <param name="SnapshotChunkRows">Target rows per primary-key range chunk (default 250000).</param>
+/// <param name="OnSchemaChange">Fail (default) or evolve.</param>
+/// <param name="HeartbeatInterval">Interval of the heartbeat message that keeps the slot advancing (default 10s; 0 disables).</param>
+/// <param name="BatchSize">Rows per batch, rounded up to whole transactions (default 8192).</param>
+public sealed record PostgresCdcSourceSpec(
+    string Connection,
+    IReadOnlyList<string> Include,
+    IReadOnlyList<string> Exclude,
+    string? Slot,
+    string? Publication,
+    SnapshotMode? Snapshot,
+    int? SnapshotParallelism,
+    long? SnapshotChunkRows,
+    SchemaChangeMode? OnSchemaChange,
+    TimeSpan? HeartbeatInterval,
+    int? BatchSize) : SourceConnectorSpec
+{
+    public const string KindName = "postgres_cdc";
+    public override string Kind => KindName;
+    public override string Describe() => Include.Count == 0 ? KindName : $"{KindName}({string.Join(", ", Include)})";
+}
+
 /// <summary>CSV reading options.</summary>
 /// <param name="Header">True when the first line names the columns (default true).</param>
 /// <param name="Delimiter">Field separator (default <c>,</c>).</param>
@@ -214,6 +265,22 @@ public sealed record FileSinkSpec(string Path, FileFormat Format) : SinkConnecto
     public const string KindName = "file";
     public override string Kind => KindName;
     public override string Describe() => $"{KindName}({SpecNames.Of(Format)})";
+}
+
+/// <summary>
+/// Applies a change stream (the <c>postgres_cdc</c> source's batches) to PostgreSQL tables: upserts and deletes by
+/// key, exactly once through a progress row updated in the same transaction.
+/// </summary>
+/// <param name="Connection">An Npgsql connection string for the target database.</param>
+/// <param name="Schema">Target schema (default <c>public</c>).</param>
+/// <param name="TablePrefix">Prefix of each target table's name (default none: the source table's name).</param>
+/// <param name="CreateTables">Create missing target tables with the source's column types and key (default true).</param>
+/// <param name="TruncateOnSnapshot">Empty a target table when a new initial snapshot starts (default true).</param>
+public sealed record PostgresSinkSpec(string Connection, string? Schema, string? TablePrefix, bool? CreateTables, bool? TruncateOnSnapshot) : SinkConnectorSpec
+{
+    public const string KindName = "postgres";
+    public override string Kind => KindName;
+    public override string Describe() => KindName;
 }
 
 public enum ConsoleFormat { Table, Jsonl }

@@ -42,6 +42,7 @@ public static class SpecConnectors
         new(FileSourceSpec.KindName, SchemaRule.Required, ParseFileSource),
         new(KafkaSourceSpec.KindName, SchemaRule.Required, ParseKafkaSource,
             ExtraColumns: c => ((KafkaSourceSpec)c).MetadataColumns.Select(n => KafkaMetadataColumns.Find(n)!).ToArray()),
+        new(PostgresCdcSourceSpec.KindName, SchemaRule.Optional, ParsePostgresCdc),
     ];
 
     internal static readonly IReadOnlyList<SinkConnectorKind> Sinks =
@@ -49,6 +50,7 @@ public static class SpecConnectors
         new(FileSinkSpec.KindName, ParseFileSink),
         new(ConsoleSinkSpec.KindName, ParseConsoleSink),
         new(NullSinkSpec.KindName, ParseNullSink),
+        new(PostgresSinkSpec.KindName, ParsePostgresSink),
         new(ClickHouseSinkSpec.KindName, ParseClickHouseSink),
         new(KafkaSinkSpec.KindName, ParseKafkaSink),
     ];
@@ -399,6 +401,69 @@ public static class SpecConnectors
             ? new ClickHouseSinkSpec(url, table, database, user, password, createTable, engine, orderBy, partitionBy, versionColumn, precision,
                 batchRows, batchBytes, flushInterval, compression, maxRetry, requestTimeout)
             : null;
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex SqlName = new("^[A-Za-z_][A-Za-z0-9_]{0,62}$");
+
+    private static PostgresCdcSourceSpec? ParsePostgresCdc(SpecContext ctx, YNode node, string path)
+    {
+        if (ctx.Mapping(node, path, "postgres_cdc options") is not { } map) return null;
+        var r = new MapReader(ctx, map, path, ["connection", "include", "exclude", "slot", "publication", "snapshot",
+            "snapshot_parallelism", "snapshot_chunk_rows", "on_schema_change", "heartbeat_interval", "batch_size"]);
+        var connection = r.String("connection", required: true);
+        var include = StringList(ctx, r, "include");
+        var exclude = StringList(ctx, r, "exclude");
+        var slot = SqlIdentifier(ctx, r, "slot");
+        var publication = SqlIdentifier(ctx, r, "publication");
+        var snapshot = r.Enum("snapshot", SpecNames.SnapshotModes, "snapshot mode");
+        var parallelism = r.Int32("snapshot_parallelism", min: 1, max: 64);
+        var chunk = r.Int64("snapshot_chunk_rows", min: 1);
+        var onChange = r.Enum("on_schema_change", SpecNames.SchemaChangeModes, "schema change mode");
+        var heartbeat = r.Duration("heartbeat_interval", allowZero: true);
+        var batchSize = r.Int32("batch_size", min: 1, max: MaxBatchSize);
+        if (connection is null || include is null || exclude is null) return null;
+        return new PostgresCdcSourceSpec(connection, include, exclude, slot, publication, snapshot, parallelism, chunk, onChange, heartbeat, batchSize);
+    }
+
+    private static PostgresSinkSpec? ParsePostgresSink(SpecContext ctx, YNode node, string path)
+    {
+        if (ctx.Mapping(node, path, "postgres sink options") is not { } map) return null;
+        var r = new MapReader(ctx, map, path, ["connection", "schema", "table_prefix", "create_tables", "truncate_on_snapshot"]);
+        var connection = r.String("connection", required: true);
+        var schema = SqlIdentifier(ctx, r, "schema");
+        string? prefix = null;
+        if (r.Node("table_prefix") is { } pn && ctx.String(pn, r.PathOf("table_prefix"), allowEmpty: true) is { } p)
+        {
+            if (p.Length > 0 && !SqlName.IsMatch(p)) ctx.Error(pn, r.PathOf("table_prefix"), $"'{p}' is not a plain SQL name prefix (letters, digits, _)");
+            else prefix = p;
+        }
+        var create = r.Bool("create_tables");
+        var truncate = r.Bool("truncate_on_snapshot");
+        return connection is null ? null : new PostgresSinkSpec(connection, schema, prefix, create, truncate);
+    }
+
+    /// <summary>A string or a list of strings; an empty list when the key is absent; null after an error.</summary>
+    private static IReadOnlyList<string>? StringList(SpecContext ctx, MapReader r, string key)
+    {
+        if (r.Node(key) is not { } n) return [];
+        if (n is YScalar) return ctx.String(n, r.PathOf(key)) is { } one ? [one] : null;
+        if (ctx.Sequence(n, r.PathOf(key), key) is not { } seq) return null;
+        var list = new List<string>();
+        var ok = true;
+        for (var i = 0; i < seq.Items.Count; i++)
+        {
+            if (ctx.String(seq.Items[i], SpecContext.Item(r.PathOf(key), i)) is { } s) list.Add(s);
+            else ok = false;
+        }
+        return ok ? list : null;
+    }
+
+    private static string? SqlIdentifier(SpecContext ctx, MapReader r, string key)
+    {
+        if (r.Node(key) is not { } n || ctx.String(n, r.PathOf(key)) is not { } s) return null;
+        if (SqlName.IsMatch(s)) return s;
+        ctx.Error(n, r.PathOf(key), $"'{s}' is not a plain SQL name (a letter or _, then letters, digits or _, at most 63)");
+        return null;
     }
 
     /// <summary>The declared <c>format</c>, else the one the path's extension implies (an error when neither).</summary>

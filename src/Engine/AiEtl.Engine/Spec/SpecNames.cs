@@ -55,6 +55,18 @@ public static class SpecNames
         new("seconds", ClickHouseTimestampSpec.Seconds),
     ];
 
+    public static readonly IReadOnlyList<KeyValuePair<string, SchemaChangeMode>> SchemaChangeModes =
+    [
+        new("fail", SchemaChangeMode.Fail),
+        new("evolve", SchemaChangeMode.Evolve),
+    ];
+
+    public static readonly IReadOnlyList<KeyValuePair<string, SnapshotMode>> SnapshotModes =
+    [
+        new("initial", SnapshotMode.Initial),
+        new("never", SnapshotMode.Never),
+    ];
+
     /// <summary>File extensions that imply a format when <c>format:</c> is not given.</summary>
     public static readonly IReadOnlyList<KeyValuePair<string, FileFormat>> FileExtensions =
     [
@@ -70,6 +82,8 @@ public static class SpecNames
     public static string Of(GeneratorKind value) => NameIn(Generators, value);
     public static string Of(ConsoleFormat value) => NameIn(ConsoleFormats, value);
     public static string Of(TimeFormat value) => NameIn(TimeFormats, value);
+    public static string Of(SchemaChangeMode value) => NameIn(SchemaChangeModes, value);
+    public static string Of(SnapshotMode value) => NameIn(SnapshotModes, value);
 
     /// <summary>The format a path's extension implies (<c>data/*.jsonl</c> → jsonl), or null.</summary>
     public static FileFormat? FormatFromPath(string path)

@@ -58,10 +58,13 @@ public sealed class JsonLinesFileSink : ISink
     public int MaxParallelism => _path.IsDirectory ? TextSinkPath.MaxDirectoryWriters : 1;
     public IReadOnlyList<string> Validate(Schema input) => ArrowColumnCursor.ValidateSchema(input);
 
+    /// <summary>Every line names its keys, so a batch with another schema is written with its own keys.</summary>
+    public bool AcceptsSchemaChanges => true;
+
     public ISinkWriter CreateWriter(Schema input, ConnectorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return new TextFileSinkWriter(_path, new JsonLinesEncoder(input), context.Task.Index);
+        return new TextFileSinkWriter(_path, new JsonLinesEncoder(input), context.Task.Index, input, s => new JsonLinesEncoder(s));
     }
 }
 
@@ -121,16 +124,20 @@ internal sealed class TextFileSinkWriter : ISinkWriter
     private const int FlushBytes = 1 << 20;
 
     private readonly TextSinkPath _path;
-    private readonly ITextEncoder _encoder;
+    private ITextEncoder _encoder;
+    private Schema? _schema;
+    private readonly Func<Schema, ITextEncoder>? _reencode;
     private readonly StagedParts? _parts;
     private readonly ByteBuffer _buffer = new(FlushBytes + (FlushBytes >> 2));
     private FileStream? _file;
     private bool _opened;
 
-    public TextFileSinkWriter(TextSinkPath path, ITextEncoder encoder, int instance)
+    public TextFileSinkWriter(TextSinkPath path, ITextEncoder encoder, int instance, Schema? schema = null, Func<Schema, ITextEncoder>? reencode = null)
     {
         _path = path;
         _encoder = encoder;
+        _schema = schema;
+        _reencode = reencode;
         if (path.IsDirectory) _parts = new StagedParts(path.Path, $"part-{instance}", encoder.Extension);
     }
 
@@ -179,6 +186,11 @@ internal sealed class TextFileSinkWriter : ISinkWriter
             // Directory mode: the part file for this checkpoint interval starts with the first row.
             _file = Create(_parts!.InProgressPath, FileMode.Create);
             _encoder.WriteFileHeader(_buffer);
+        }
+        if (_reencode != null && !ReferenceEquals(batch.Schema, _schema))
+        {
+            _encoder = _reencode(batch.Schema);
+            _schema = batch.Schema;
         }
         _encoder.Encode(batch, _buffer);
         if (_buffer.Length >= FlushBytes) await FlushBufferAsync(ct).ConfigureAwait(false);
