@@ -345,7 +345,14 @@ public sealed class CompareVExpr(string op, VExpr left, VExpr right, ColumnKind 
     {
         if (left is not ColumnVExpr col || right is not LiteralVExpr { Value: { } value } || !ConstantFilter.Supports(operandKind)) return null;
         if (col.Index >= input.FieldsList.Count || ColumnTypes.FromArrow(input.FieldsList[col.Index].DataType) != operandKind) return null;
-        return new ConstantFilter(col.Index, operandKind, _op, value);
+        // The binder gives the literal the operand type; anything else (e.g. an int64 beyond int32) stays on the general path.
+        var fits = operandKind switch
+        {
+            ColumnKind.Int32 or ColumnKind.Date => value is int,
+            ColumnKind.Int64 or ColumnKind.Timestamp => value is long or int,
+            _ => value is double,
+        };
+        return fits ? new ConstantFilter(col.Index, operandKind, _op, value) : null;
     }
 
     public override unsafe IArrowArray Eval(EvalContext ctx)
