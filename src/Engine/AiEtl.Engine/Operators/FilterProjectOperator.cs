@@ -134,7 +134,15 @@ public sealed class FilterProjectOperator : Operator
         if (_exprs == null)
         {
             if (sel == null) return batch.Retain();
-            for (var c = 0; c < cols.Length; c++) cols[c] = Gather.Column(batch.Column(c), sel.AsSpan(0, count), _asm);
+            try
+            {
+                for (var c = 0; c < cols.Length; c++) cols[c] = Gather.Column(batch.Column(c), sel.AsSpan(0, count), _asm);
+            }
+            catch
+            {
+                _asm.Abandon();
+                throw;
+            }
         }
         else
         {
