@@ -24,6 +24,12 @@ namespace AiEtl.Engine.Operators;
 /// </remarks>
 public sealed class FilterProjectOperator : Operator
 {
+    /// <summary>
+    /// Selection vectors of every instance. Not <see cref="ArrayPool{T}.Shared"/>: its per-thread caches miss
+    /// when an instance of the next run rents on another thread, and each miss allocates a 256 KiB array.
+    /// </summary>
+    private static readonly ArrayPool<int> SelectionPool = ArrayPool<int>.Create(maxArrayLength: 1 << 26, maxArraysPerBucket: 64);
+
     private readonly VExpr? _predicate;
     private readonly ConstantFilter[]? _filters;
     private readonly IReadOnlyList<(string Name, VExpr Expr)>? _projections;
@@ -74,7 +80,7 @@ public sealed class FilterProjectOperator : Operator
 
     public override ValueTask CloseAsync()
     {
-        if (_sel.Length > 0) ArrayPool<int>.Shared.Return(_sel);
+        if (_sel.Length > 0) SelectionPool.Return(_sel);
         _sel = [];
         return default;
     }
@@ -122,8 +128,8 @@ public sealed class FilterProjectOperator : Operator
         {
             if (_sel.Length < n)
             {
-                if (_sel.Length > 0) ArrayPool<int>.Shared.Return(_sel);
-                _sel = ArrayPool<int>.Shared.Rent(Math.Max(n, 1024));
+                if (_sel.Length > 0) SelectionPool.Return(_sel);
+                _sel = SelectionPool.Rent(Math.Max(n, 1024));
             }
             count = _filters != null ? SelectConstant(batch, _filters, _sel) : SelectGeneral(batch, n);
             if (count == 0) return null;
