@@ -127,6 +127,27 @@ public sealed class ArithKernelTests
     }
 
     [Fact]
+    public void All_finite_finds_a_non_finite_value_anywhere()
+    {
+        Assert.True(ArithKernels.AllFinite([]));
+        foreach (var n in new[] { 1, 3, 4, 7, 8, 9, 31, 64, 100 })
+        {
+            var v = Enumerable.Range(0, n).Select(i => i * -1.5e300).ToArray();
+            Assert.True(ArithKernels.AllFinite(v));
+            foreach (var bad in new[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity })
+            {
+                for (var at = 0; at < n; at++)
+                {
+                    var w = (double[])v.Clone();
+                    w[at] = bad;
+                    Assert.False(ArithKernels.AllFinite(w));
+                    Assert.False(ArithKernels.Float64<double, double>(ArithOp.Add, w, v, default, dense: true, new double[n]));
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Selection_indexes_outside_the_operands_throw()
     {
         var r = new double[2];

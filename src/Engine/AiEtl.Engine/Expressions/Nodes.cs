@@ -208,7 +208,7 @@ public sealed class ArithVExpr(string op, VExpr left, VExpr right, ColumnKind ki
                     case "/":
                         System.Numerics.Tensors.TensorPrimitives.Divide(x, y, r);
                         // A zero divisor always gives a non-finite quotient.
-                        if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<double>(r))
+                        if (!ArithKernels.AllFinite(r))
                             for (var i = 0; i < n; i++)
                                 if (y[i] == 0 && Bits.Get(vbits, i)) ctx.Errors.Add(i, "division by zero");
                         break;
@@ -220,7 +220,7 @@ public sealed class ArithVExpr(string op, VExpr left, VExpr right, ColumnKind ki
                         }
                         break;
                 }
-                if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<double>(r))
+                if (!ArithKernels.AllFinite(r))
                     for (var i = 0; i < n; i++)
                         if (!double.IsFinite(r[i]) && double.IsFinite(x[i]) && double.IsFinite(y[i]) && y[i] != 0 && Bits.Get(vbits, i))
                             ctx.Errors.Add(i, $"value out of range: overflow in {Describe()}");

@@ -1,7 +1,7 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using AiEtl.Engine.Columns;
 using Apache.Arrow;
 
@@ -100,29 +100,23 @@ public static class ArithKernels
         Check(a.Length, b.Length, selection.Length, dense, result.Length);
         if (dense)
         {
-            switch (op)
+            return op switch
             {
-                case ArithOp.Add: RunFloat<TA, TB, DenseRows, AddF>(a, b, selection, result); break;
-                case ArithOp.Sub: RunFloat<TA, TB, DenseRows, SubF>(a, b, selection, result); break;
-                case ArithOp.Mul: RunFloat<TA, TB, DenseRows, MulF>(a, b, selection, result); break;
-                case ArithOp.Div: RunFloat<TA, TB, DenseRows, DivF>(a, b, selection, result); break;
-                default: RunFloat<TA, TB, DenseRows, RemF>(a, b, selection, result); break;
-            }
+                ArithOp.Add => RunFloat<TA, TB, DenseRows, AddF>(a, b, selection, result),
+                ArithOp.Sub => RunFloat<TA, TB, DenseRows, SubF>(a, b, selection, result),
+                ArithOp.Mul => RunFloat<TA, TB, DenseRows, MulF>(a, b, selection, result),
+                ArithOp.Div => RunFloat<TA, TB, DenseRows, DivF>(a, b, selection, result),
+                _ => RunFloat<TA, TB, DenseRows, RemF>(a, b, selection, result),
+            };
         }
-        else
+        return op switch
         {
-            switch (op)
-            {
-                case ArithOp.Add: RunFloat<TA, TB, SelectedRows, AddF>(a, b, selection, result); break;
-                case ArithOp.Sub: RunFloat<TA, TB, SelectedRows, SubF>(a, b, selection, result); break;
-                case ArithOp.Mul: RunFloat<TA, TB, SelectedRows, MulF>(a, b, selection, result); break;
-                case ArithOp.Div: RunFloat<TA, TB, SelectedRows, DivF>(a, b, selection, result); break;
-                default: RunFloat<TA, TB, SelectedRows, RemF>(a, b, selection, result); break;
-            }
-        }
-        var rows = result[..Rows(selection.Length, dense, result.Length)];
-        // IsFiniteAll of an empty span is false.
-        return rows.IsEmpty || TensorPrimitives.IsFiniteAll<double>(rows);
+            ArithOp.Add => RunFloat<TA, TB, SelectedRows, AddF>(a, b, selection, result),
+            ArithOp.Sub => RunFloat<TA, TB, SelectedRows, SubF>(a, b, selection, result),
+            ArithOp.Mul => RunFloat<TA, TB, SelectedRows, MulF>(a, b, selection, result),
+            ArithOp.Div => RunFloat<TA, TB, SelectedRows, DivF>(a, b, selection, result),
+            _ => RunFloat<TA, TB, SelectedRows, RemF>(a, b, selection, result),
+        };
     }
 
     /// <summary>Int64 result (int32 operands sign-extended); true when no row overflows or divides by zero.</summary>
@@ -187,7 +181,35 @@ public static class ArithKernels
         return flags == 0;
     }
 
-    private static int Rows(int selected, bool dense, int resultLength) => dense ? resultLength : selected;
+    /// <summary>True when no value is ±∞ or NaN (true for an empty span). Vectorized: an exponent of all ones marks a non-finite value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool AllFinite(ReadOnlySpan<double> values)
+    {
+        var bits = MemoryMarshal.Cast<double, ulong>(values);
+        const ulong Exponent = 0x7FF0_0000_0000_0000;
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var exp = Vector512.Create(Exponent);
+            var any = Vector512<ulong>.Zero;
+            ref var b = ref MemoryMarshal.GetReference(bits);
+            for (; i <= bits.Length - 8; i += 8)
+                any |= Vector512.Equals(Vector512.LoadUnsafe(ref b, (nuint)i) & exp, exp);
+            if (any != Vector512<ulong>.Zero) return false;
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var exp = Vector256.Create(Exponent);
+            var any = Vector256<ulong>.Zero;
+            ref var b = ref MemoryMarshal.GetReference(bits);
+            for (; i <= bits.Length - 4; i += 4)
+                any |= Vector256.Equals(Vector256.LoadUnsafe(ref b, (nuint)i) & exp, exp);
+            if (any != Vector256<ulong>.Zero) return false;
+        }
+        for (; i < bits.Length; i++)
+            if ((bits[i] & Exponent) == Exponent) return false;
+        return true;
+    }
 
     private static void Check(int a, int b, int selected, bool dense, int result)
     {
@@ -201,8 +223,10 @@ public static class ArithKernels
         }
     }
 
-    // 4 rows per step; the selected-rows form checks each index against both operands.
-    private static void RunFloat<TA, TB, TRows, TOp>(ReadOnlySpan<TA> a, ReadOnlySpan<TB> b, ReadOnlySpan<int> selection, Span<double> result)
+    // 4 rows per step; the selected-rows form checks each index against both operands. Finiteness is
+    // tracked on the way (x - x is 0 for a finite x and NaN otherwise) instead of in a second pass.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool RunFloat<TA, TB, TRows, TOp>(ReadOnlySpan<TA> a, ReadOnlySpan<TB> b, ReadOnlySpan<int> selection, Span<double> result)
         where TA : unmanaged, INumber<TA>
         where TB : unmanaged, INumber<TB>
         where TRows : struct, IRows
@@ -214,6 +238,7 @@ public static class ArithKernels
         ref var r = ref MemoryMarshal.GetReference(result);
         var n = TRows.Count(selection.Length, result.Length);
         var max = (uint)Math.Min(a.Length, b.Length);
+        double z0 = 0, z1 = 0, z2 = 0, z3 = 0;
         var j = 0;
         for (; j <= n - 4; j += 4)
         {
@@ -222,19 +247,31 @@ public static class ArithKernels
             var i2 = TRows.Row(ref sel, j + 2);
             var i3 = TRows.Row(ref sel, j + 3);
             if (TRows.Checked && ((uint)i0 >= max || (uint)i1 >= max || (uint)i2 >= max || (uint)i3 >= max)) ThrowIndexOutOfRange();
-            Unsafe.Add(ref r, j) = TOp.Apply(double.CreateTruncating(Unsafe.Add(ref x, i0)), double.CreateTruncating(Unsafe.Add(ref y, i0)));
-            Unsafe.Add(ref r, j + 1) = TOp.Apply(double.CreateTruncating(Unsafe.Add(ref x, i1)), double.CreateTruncating(Unsafe.Add(ref y, i1)));
-            Unsafe.Add(ref r, j + 2) = TOp.Apply(double.CreateTruncating(Unsafe.Add(ref x, i2)), double.CreateTruncating(Unsafe.Add(ref y, i2)));
-            Unsafe.Add(ref r, j + 3) = TOp.Apply(double.CreateTruncating(Unsafe.Add(ref x, i3)), double.CreateTruncating(Unsafe.Add(ref y, i3)));
+            var v0 = TOp.Apply(double.CreateTruncating(Unsafe.Add(ref x, i0)), double.CreateTruncating(Unsafe.Add(ref y, i0)));
+            var v1 = TOp.Apply(double.CreateTruncating(Unsafe.Add(ref x, i1)), double.CreateTruncating(Unsafe.Add(ref y, i1)));
+            var v2 = TOp.Apply(double.CreateTruncating(Unsafe.Add(ref x, i2)), double.CreateTruncating(Unsafe.Add(ref y, i2)));
+            var v3 = TOp.Apply(double.CreateTruncating(Unsafe.Add(ref x, i3)), double.CreateTruncating(Unsafe.Add(ref y, i3)));
+            Unsafe.Add(ref r, j) = v0;
+            Unsafe.Add(ref r, j + 1) = v1;
+            Unsafe.Add(ref r, j + 2) = v2;
+            Unsafe.Add(ref r, j + 3) = v3;
+            z0 += v0 - v0;
+            z1 += v1 - v1;
+            z2 += v2 - v2;
+            z3 += v3 - v3;
         }
         for (; j < n; j++)
         {
             var i0 = TRows.Row(ref sel, j);
             if (TRows.Checked && (uint)i0 >= max) ThrowIndexOutOfRange();
-            Unsafe.Add(ref r, j) = TOp.Apply(double.CreateTruncating(Unsafe.Add(ref x, i0)), double.CreateTruncating(Unsafe.Add(ref y, i0)));
+            var v0 = TOp.Apply(double.CreateTruncating(Unsafe.Add(ref x, i0)), double.CreateTruncating(Unsafe.Add(ref y, i0)));
+            Unsafe.Add(ref r, j) = v0;
+            z0 += v0 - v0;
         }
+        return !double.IsNaN(z0 + z1 + (z2 + z3));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static long RunInt64<TA, TB, TRows, TOp>(ReadOnlySpan<TA> a, ReadOnlySpan<TB> b, ReadOnlySpan<int> selection, Span<long> result)
         where TA : unmanaged, IBinaryInteger<TA>
         where TB : unmanaged, IBinaryInteger<TB>
@@ -270,6 +307,7 @@ public static class ArithKernels
         return flags;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static long RunInt32<TRows, TOp>(ReadOnlySpan<int> a, ReadOnlySpan<int> b, ReadOnlySpan<int> selection, Span<int> result)
         where TRows : struct, IRows
         where TOp : struct, IIntOp

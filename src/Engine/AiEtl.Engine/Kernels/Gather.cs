@@ -88,7 +88,7 @@ public static unsafe class Gather
     }
 
     /// <summary><c>dst[j] = src[sel[j]]</c>, 4 rows per step; every index is checked against the source.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GatherFixed<T>(ReadOnlySpan<T> src, ReadOnlySpan<int> sel, T* dst) where T : unmanaged
     {
         ref var s0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(src);
@@ -146,6 +146,7 @@ public static unsafe class Gather
     }
 
     /// <summary>dst bit j = bit (sel[j] + offA) of <paramref name="a"/> AND (when given) bit (sel[j] + offB) of <paramref name="b"/>; 64 rows per word.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int GatherBits(ReadOnlySpan<byte> a, int offA, ReadOnlySpan<byte> b, int offB, ReadOnlySpan<int> sel, byte* dst)
     {
         var n = sel.Length;

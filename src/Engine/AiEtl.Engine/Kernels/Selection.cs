@@ -103,6 +103,7 @@ public static class SelectionKernels
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Scan<T, TCmp>(ReadOnlySpan<T> values, ReadOnlySpan<byte> validity, int off, T c, Span<int> selection, Path path)
         where T : unmanaged, INumber<T>
         where TCmp : struct, IConstCompare
@@ -138,47 +139,65 @@ public static class SelectionKernels
     /// <summary>
     /// 16 rows per step: compare (two 8-lane compares narrowed for 64-bit values), AND the validity bits,
     /// compress the passing row indexes to the front of a register, store all 16 lanes and advance by the
-    /// pass count. Safe because the write position never runs ahead of the read position.
+    /// pass count. Safe because the write position never runs ahead of the read position. No calls inside
+    /// the loops: a call would make the JIT spill the vector registers on every step.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int ScanAvx512<T, TCmp>(ref T v, int n, ReadOnlySpan<byte> validity, int off, T c, ref int s, ref int i)
         where T : unmanaged, INumber<T>
         where TCmp : struct, IConstCompare
     {
         var vc = Vector512.Create(c);
-        var index = Vector512.CreateSequence(0, 1);
+        var index = Vector512.CreateSequence(i, 1);
         var step = Vector512.Create(16);
-        var bit = Vector512.Create(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
-        var hasNulls = !validity.IsEmpty;
         var count = 0;
         var k = i;
-        for (; k <= n - 16; k += 16)
+        if (validity.IsEmpty)
         {
-            Vector512<int> m;
-            if (Unsafe.SizeOf<T>() == 4)
+            for (; k <= n - 16; k += 16)
             {
-                m = TCmp.Test(Vector512.LoadUnsafe(ref v, (nuint)k), vc).AsInt32();
+                var m = Mask16<T, TCmp>(ref v, k, vc);
+                Avx512F.Compress(Vector512<int>.Zero, m, index).StoreUnsafe(ref s, (nuint)count);
+                count += BitOperations.PopCount(m.ExtractMostSignificantBits());
+                index += step;
             }
-            else
+        }
+        else
+        {
+            // 16 validity bits from a 4-byte read at any bit offset; the last rows (where fewer than 4 bitmap
+            // bytes remain) are left to the scalar tail.
+            var bit = Vector512.Create(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
+            ref var bits = ref MemoryMarshal.GetReference(validity);
+            var bytes = validity.Length;
+            for (; k <= n - 16 && ((off + k) >> 3) + 4 <= bytes; k += 16)
             {
-                m = Vector512.Narrow(
-                    TCmp.Test(Vector512.LoadUnsafe(ref v, (nuint)k), vc).AsInt64(),
-                    TCmp.Test(Vector512.LoadUnsafe(ref v, (nuint)(k + 8)), vc).AsInt64());
+                var pos = off + k;
+                var word = (int)(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref bits, pos >> 3)) >> (pos & 7)) & 0xFFFF;
+                var m = Mask16<T, TCmp>(ref v, k, vc) & Vector512.Equals(Vector512.Create(word) & bit, bit);
+                Avx512F.Compress(Vector512<int>.Zero, m, index).StoreUnsafe(ref s, (nuint)count);
+                count += BitOperations.PopCount(m.ExtractMostSignificantBits());
+                index += step;
             }
-            if (hasNulls)
-            {
-                var w = Vector512.Create((int)(LoadBits64(validity, off + k) & 0xFFFF));
-                m &= Vector512.Equals(w & bit, bit);
-            }
-            Avx512F.Compress(Vector512<int>.Zero, m, index).StoreUnsafe(ref s, (nuint)count);
-            count += BitOperations.PopCount(m.ExtractMostSignificantBits());
-            index += step;
         }
         i = k;
         return count;
     }
 
+    /// <summary>The comparison of rows k … k+15 as a 16-lane int mask (64-bit values: two compares narrowed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Mask16<T, TCmp>(ref T v, int k, Vector512<T> vc)
+        where T : unmanaged, INumber<T>
+        where TCmp : struct, IConstCompare
+    {
+        if (Unsafe.SizeOf<T>() == 4) return TCmp.Test(Vector512.LoadUnsafe(ref v, (nuint)k), vc).AsInt32();
+        return Vector512.Narrow(
+            TCmp.Test(Vector512.LoadUnsafe(ref v, (nuint)k), vc).AsInt64(),
+            TCmp.Test(Vector512.LoadUnsafe(ref v, (nuint)(k + 8)), vc).AsInt64());
+    }
+
     /// <summary>64 rows per step: a 64-bit pass mask from Vector256 compares (AND validity), then expanded
     /// 8 rows at a time through a table of lane positions.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int ScanVector256<T, TCmp>(ref T v, int n, ReadOnlySpan<byte> validity, int off, T c, ref int s, ref int i)
         where T : unmanaged, INumber<T>
         where TCmp : struct, IConstCompare
@@ -194,7 +213,16 @@ public static class SelectionKernels
             ulong m = 0;
             for (var j = 0; j < 64; j += lanes)
                 m |= (ulong)TCmp.Test(Vector256.LoadUnsafe(ref v, (nuint)(k + j)), vc).ExtractMostSignificantBits() << j;
-            if (hasNulls) m &= LoadBits64(validity, off + k);
+            if (hasNulls)
+            {
+                // 9 bitmap bytes cover 64 bits at any offset; near the end of the bitmap the scalar tail takes over.
+                var pos = off + k;
+                if ((pos >> 3) + 9 > validity.Length) break;
+                var lo = Unsafe.ReadUnaligned<ulong>(ref Unsafe.AsRef(in validity[pos >> 3]));
+                var hi = (ulong)validity[(pos >> 3) + 8];
+                var shift = pos & 7;
+                m &= shift == 0 ? lo : (lo >> shift) | (hi << (64 - shift));
+            }
             if (m == 0) continue;
             for (var b = 0; b < 64; b += 8)
             {
@@ -207,6 +235,7 @@ public static class SelectionKernels
         return count;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Narrow<T, TCmp>(ReadOnlySpan<T> values, ReadOnlySpan<byte> validity, int off, T c, Span<int> selection, int count)
         where T : unmanaged, INumber<T>
         where TCmp : struct, IConstCompare
@@ -268,6 +297,7 @@ public static class SelectionKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bitmap<T, TCmp>(ReadOnlySpan<T> values, T c, Span<byte> bits)
         where T : unmanaged, INumber<T>
         where TCmp : struct, IConstCompare
