@@ -118,6 +118,8 @@ public class ColumnBuilderBenchmarks
     private const int Rows = CoreData.BatchRows;
     private readonly BufferPool _pool = new();
     private ColumnBuilder _int64 = null!;
+    private ColumnBuilder _int32 = null!;
+    private ColumnBuilder _nullable = null!;
     private ColumnBuilder _float64 = null!;
     private BatchBuilder _batch = null!;
 
@@ -125,6 +127,8 @@ public class ColumnBuilderBenchmarks
     public void Setup()
     {
         _int64 = new ColumnBuilder(ColumnKind.Int64, Rows, _pool);
+        _int32 = new ColumnBuilder(ColumnKind.Int32, Rows, _pool);
+        _nullable = new ColumnBuilder(ColumnKind.Int64, Rows, _pool);
         _float64 = new ColumnBuilder(ColumnKind.Float64, Rows, _pool);
         _batch = new BatchBuilder(new Apache.Arrow.Schema.Builder().Field(ColumnTypes.Field("v", ColumnKind.Int64, nullable: false)).Build(), Rows, _pool);
     }
@@ -133,6 +137,8 @@ public class ColumnBuilderBenchmarks
     public void Cleanup()
     {
         _int64.Release();
+        _int32.Release();
+        _nullable.Release();
         _float64.Release();
         _batch.Dispose();
     }
@@ -142,6 +148,27 @@ public class ColumnBuilderBenchmarks
     {
         var b = _int64;
         for (var i = 0; i < Rows; i++) b.AppendInt64(i);
+        b.Truncate(0);
+    }
+
+    [Benchmark(OperationsPerInvoke = Rows)]
+    public void Append_int32()
+    {
+        var b = _int32;
+        for (var i = 0; i < Rows; i++) b.AppendInt32(i);
+        b.Truncate(0);
+    }
+
+    /// <summary>Every 8th value NULL: after the first null each append also sets its validity bit.</summary>
+    [Benchmark(OperationsPerInvoke = Rows)]
+    public void Append_int64_with_nulls()
+    {
+        var b = _nullable;
+        for (var i = 0; i < Rows; i++)
+        {
+            if ((i & 7) == 7) b.AppendNull();
+            else b.AppendInt64(i);
+        }
         b.Truncate(0);
     }
 

@@ -128,5 +128,5 @@ public static class CoreData
     public static ReadOnlySpan<double> Float64(Batch b, int column) => NoNulls((DoubleArray)b.Column(column)).Values;
 
     private static T NoNulls<T>(T array) where T : IArrowArray =>
-        array.NullCount == 0 ? array : throw new NotSupportedException("the core scenario's interim kernel expects columns without nulls");
+        array.NullCount == 0 ? array : throw new NotSupportedException("the core scenario's hand kernel expects columns without nulls");
 }

@@ -7,8 +7,8 @@ using System.Runtime.Intrinsics.X86;
 namespace AiEtl.Bench.Scenarios;
 
 /// <summary>
-/// Column-at-a-time kernels of the interim <c>core</c> engine body, also measured one by one by the
-/// micro-benchmarks. All work on dense spans (Arrow <c>Values</c>, already offset) and never allocate.
+/// Column-at-a-time kernels of the <c>hand_kernel</c> peer (the engine's own are in
+/// src/Engine/AiEtl.Engine/Kernels), also measured one by one by the micro-benchmarks. All work on dense spans (Arrow <c>Values</c>, already offset) and never allocate.
 /// </summary>
 public static class CoreKernels
 {

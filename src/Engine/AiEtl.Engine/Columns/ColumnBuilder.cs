@@ -17,6 +17,7 @@ public sealed unsafe class ColumnBuilder
     private NativeBuffer? _data;       // string bytes
     private NativeBuffer? _validity;   // allocated at the first null
     private int _length;
+    private int _rowCapacity;          // rows that fit in _values; recomputed only when _values changes
     private int _nullCount;
     private int _dataLength;
 
@@ -30,6 +31,7 @@ public sealed unsafe class ColumnBuilder
             _data = _pool.Rent(Math.Max(capacity * 16, 1024));
             ((int*)_values.Pointer)[0] = 0;
         }
+        _rowCapacity = RowCapacityOf(_values.Capacity);
     }
 
     public ColumnKind Kind { get; }
@@ -44,25 +46,29 @@ public sealed unsafe class ColumnBuilder
         _ => rows * ColumnTypes.FixedWidth(kind),
     };
 
-    private int RowCapacity => Kind switch
+    private int RowCapacity => _rowCapacity;
+
+    private int RowCapacityOf(int valueBytes) => Kind switch
     {
-        ColumnKind.Bool => _values.Capacity * 8,
-        ColumnKind.String => _values.Capacity / 4 - 1,
-        _ => _values.Capacity / ColumnTypes.FixedWidth(Kind),
+        ColumnKind.Bool => valueBytes * 8,
+        ColumnKind.String => valueBytes / 4 - 1,
+        _ => valueBytes / ColumnTypes.FixedWidth(Kind),
     };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void EnsureRow()
     {
-        if (_length >= RowCapacity) GrowValues();
+        if (_length >= _rowCapacity) GrowValues();
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void GrowValues()
     {
         var bigger = _pool.Rent(_values.Capacity * 2);
         Buffer.MemoryCopy(_values.Pointer, bigger.Pointer, bigger.Capacity, _values.Capacity);
         _pool.Return(_values);
         _values = bigger;
+        _rowCapacity = RowCapacityOf(_values.Capacity);
         if (_validity != null && _validity.Capacity * 8 < RowCapacity)
         {
             var v = _pool.Rent((RowCapacity + 7) / 8);
@@ -240,6 +246,7 @@ public sealed unsafe class ColumnBuilder
         if (_data != null) owned.Add(_data);
         if (_validity != null) owned.Add(_validity);
         _values = _pool.Rent(ValueBytes(Kind, Math.Max(rowCap, 64)));
+        _rowCapacity = RowCapacityOf(_values.Capacity);
         if (Kind == ColumnKind.String)
         {
             _data = _pool.Rent(Math.Max(_data!.Capacity, 1024));

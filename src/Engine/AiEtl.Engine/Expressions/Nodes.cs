@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.Intrinsics;
 using System.Text;
 using AiEtl.Engine.Columns;
 using AiEtl.Engine.Kernels;
@@ -136,15 +135,63 @@ internal static unsafe class Num
 }
 
 /// <summary>+ - * / % on numbers with SQL null propagation; integer overflow and division by zero are row errors.</summary>
+/// <remarks>
+/// Fast path: <see cref="ArithKernels"/> (fused with the gather when both operands are plain columns under a
+/// selection, so no gathered copies are made; dense otherwise, for integers). When a kernel reports that some
+/// row may need an error, the batch takes the exact path below, which decides errors row by row.
+/// </remarks>
 public sealed class ArithVExpr(string op, VExpr left, VExpr right, ColumnKind kind) : VExpr
 {
+    private readonly ArithOp _op = ArithKernels.Parse(op);
+
     public override ColumnKind Kind => kind;
+    public string Op => op;
+    public VExpr Left => left;
+    public VExpr Right => right;
     public override string Describe() => $"({left.Describe()} {op} {right.Describe()})";
 
-    public override unsafe IArrowArray Eval(EvalContext ctx)
+    public override IArrowArray Eval(EvalContext ctx)
     {
+        if (ctx.Selection != null && left is ColumnVExpr lc && right is ColumnVExpr rc)
+        {
+            var fused = TryKernel(ctx, ctx.Input.Column(lc.Index), ctx.Input.Column(rc.Index), ctx.Selection.AsSpan(0, ctx.Length), dense: false);
+            if (fused != null) return fused;
+        }
         var a = left.Eval(ctx);
         var b = right.Eval(ctx);
+        if (kind != ColumnKind.Float64)
+        {
+            // Float64 stays on the vectorized TensorPrimitives path below (its error check is one IsFiniteAll).
+            var fast = TryKernel(ctx, a, b, default, dense: true);
+            if (fast != null) return fast;
+        }
+        return Exact(ctx, a, b);
+    }
+
+    private unsafe IArrowArray? TryKernel(EvalContext ctx, IArrowArray a, IArrowArray b, ReadOnlySpan<int> sel, bool dense)
+    {
+        var n = ctx.Length;
+        var asm = ctx.Assembler;
+        var bytes = n * (kind == ColumnKind.Int32 ? 4 : 8);
+        var buf = asm.Rent(Math.Max(bytes, 8));
+        // On false the buffer stays with the assembler (returned with the batch): the exact path takes over.
+        if (!ArithKernels.Evaluate(_op, kind, a, b, sel, dense, new Span<byte>(buf.Pointer, bytes))) return null;
+        NativeBuffer? validity = null;
+        var nulls = 0;
+        if (dense)
+        {
+            (validity, nulls) = Bits.And(Bits.Validity(a, asm), Bits.Validity(b, asm), n, asm);
+        }
+        else if (a.NullCount != 0 || b.NullCount != 0)
+        {
+            validity = asm.Rent(Bits.Bytes(n) + 8);
+            nulls = Gather.GatherValidityAnd(a, b, sel, validity.Pointer);
+        }
+        return asm.Fixed(kind, n, buf, validity, nulls);
+    }
+
+    private unsafe IArrowArray Exact(EvalContext ctx, IArrowArray a, IArrowArray b)
+    {
         var n = ctx.Length;
         var asm = ctx.Assembler;
         var (validity, nulls) = Bits.And(Bits.Validity(a, asm), Bits.Validity(b, asm), n, asm);
@@ -164,8 +211,10 @@ public sealed class ArithVExpr(string op, VExpr left, VExpr right, ColumnKind ki
                     case "*": System.Numerics.Tensors.TensorPrimitives.Multiply(x, y, r); break;
                     case "/":
                         System.Numerics.Tensors.TensorPrimitives.Divide(x, y, r);
-                        for (var i = 0; i < n; i++)
-                            if (y[i] == 0 && Bits.Get(vbits, i)) ctx.Errors.Add(i, "division by zero");
+                        // A zero divisor always gives a non-finite quotient.
+                        if (!ArithKernels.AllFinite(r))
+                            for (var i = 0; i < n; i++)
+                                if (y[i] == 0 && Bits.Get(vbits, i)) ctx.Errors.Add(i, "division by zero");
                         break;
                     case "%":
                         for (var i = 0; i < n; i++)
@@ -175,9 +224,10 @@ public sealed class ArithVExpr(string op, VExpr left, VExpr right, ColumnKind ki
                         }
                         break;
                 }
-                for (var i = 0; i < n; i++)
-                    if (!double.IsFinite(r[i]) && double.IsFinite(x[i]) && double.IsFinite(y[i]) && y[i] != 0 && Bits.Get(vbits, i))
-                        ctx.Errors.Add(i, $"value out of range: overflow in {Describe()}");
+                if (!ArithKernels.AllFinite(r))
+                    for (var i = 0; i < n; i++)
+                        if (!double.IsFinite(r[i]) && double.IsFinite(x[i]) && double.IsFinite(y[i]) && y[i] != 0 && Bits.Get(vbits, i))
+                            ctx.Errors.Add(i, $"value out of range: overflow in {Describe()}");
                 return asm.Fixed(kind, n, buf, validity, nulls);
             }
             case ColumnKind.Int64:
@@ -279,11 +329,35 @@ public sealed class NegateVExpr(VExpr operand) : VExpr
     public override IArrowArray Eval(EvalContext ctx) => _impl.Eval(ctx);
 }
 
-/// <summary>= &lt;&gt; &lt; &lt;= &gt; &gt;= producing a boolean with SQL null semantics.</summary>
+/// <summary>= &lt;&gt; &lt; &lt;= &gt; &gt;= producing a boolean with SQL null semantics (float64 in SQL order: NaN = NaN, NaN largest).</summary>
 public sealed class CompareVExpr(string op, VExpr left, VExpr right, ColumnKind operandKind) : VExpr
 {
+    private readonly CompareOp _op = CompareOps.Parse(op);
+
     public override ColumnKind Kind => ColumnKind.Bool;
+    public CompareOp Op => _op;
+    public VExpr Left => left;
+    public VExpr Right => right;
+    public ColumnKind OperandKind => operandKind;
     public override string Describe() => $"({left.Describe()} {op} {right.Describe()})";
+
+    /// <summary>
+    /// When this is <c>column op constant</c> on a fixed-width column of the operand type, the equivalent
+    /// <see cref="ConstantFilter"/> (a predicate that goes straight to a selection vector); else null.
+    /// </summary>
+    public ConstantFilter? AsConstantFilter(Schema input)
+    {
+        if (left is not ColumnVExpr col || right is not LiteralVExpr { Value: { } value } || !ConstantFilter.Supports(operandKind)) return null;
+        if (col.Index >= input.FieldsList.Count || ColumnTypes.FromArrow(input.FieldsList[col.Index].DataType) != operandKind) return null;
+        // The binder gives the literal the operand type; anything else (e.g. an int64 beyond int32) stays on the general path.
+        var fits = operandKind switch
+        {
+            ColumnKind.Int32 or ColumnKind.Date => value is int,
+            ColumnKind.Int64 or ColumnKind.Timestamp => value is long or int,
+            _ => value is double,
+        };
+        return fits ? new ConstantFilter(col.Index, operandKind, _op, value) : null;
+    }
 
     public override unsafe IArrowArray Eval(EvalContext ctx)
     {
@@ -297,16 +371,17 @@ public sealed class CompareVExpr(string op, VExpr left, VExpr right, ColumnKind 
         if (right is LiteralVExpr { Value: not null } lit && operandKind is ColumnKind.Int32 or ColumnKind.Int64 or ColumnKind.Float64 or ColumnKind.Timestamp or ColumnKind.Date
             && ColumnTypes.FromArrow(a.Data.DataType) == operandKind)
         {
+            var bits = new Span<byte>(dst, Bits.Bytes(n));
             switch (operandKind)
             {
                 case ColumnKind.Int32 or ColumnKind.Date:
-                    CompareConst(Gather.Values<int>(a), Convert.ToInt32(lit.Value, CultureInfo.InvariantCulture), dst);
+                    SelectionKernels.CompareBits(Gather.Values<int>(a), _op, Convert.ToInt32(lit.Value, CultureInfo.InvariantCulture), bits);
                     break;
                 case ColumnKind.Float64:
-                    CompareConst(Gather.Values<double>(a), Convert.ToDouble(lit.Value, CultureInfo.InvariantCulture), dst);
+                    SelectionKernels.CompareBits(Gather.Values<double>(a), _op, Convert.ToDouble(lit.Value, CultureInfo.InvariantCulture), bits);
                     break;
                 default:
-                    CompareConst(Gather.Values<long>(a), Convert.ToInt64(lit.Value, CultureInfo.InvariantCulture), dst);
+                    SelectionKernels.CompareBits(Gather.Values<long>(a), _op, Convert.ToInt64(lit.Value, CultureInfo.InvariantCulture), bits);
                     break;
             }
             var va = Bits.Validity(a, asm);
@@ -320,8 +395,13 @@ public sealed class CompareVExpr(string op, VExpr left, VExpr right, ColumnKind 
         switch (operandKind)
         {
             case ColumnKind.Float64:
-                CompareArrays(Num.F64(a, ctx), Num.F64(b, ctx), dst);
+            {
+                var x = Num.F64(a, ctx);
+                var y = Num.F64(b, ctx);
+                for (var i = 0; i < x.Length; i++)
+                    if (CompareOps.Test(_op, CompareOps.CompareSql(x[i], y[i]))) dst[i >> 3] |= (byte)(1 << (i & 7));
                 break;
+            }
             case ColumnKind.Int32 or ColumnKind.Date:
                 CompareArrays(Gather.Values<int>(a), Gather.Values<int>(b), dst);
                 break;
@@ -333,7 +413,7 @@ public sealed class CompareVExpr(string op, VExpr left, VExpr right, ColumnKind 
                 var sa = (StringArray)a;
                 var sb = (StringArray)b;
                 for (var i = 0; i < n; i++)
-                    if (Test(sa.GetBytes(i).SequenceCompareTo(sb.GetBytes(i)))) Bits.Set(dst, i);
+                    if (CompareOps.Test(_op, sa.GetBytes(i).SequenceCompareTo(sb.GetBytes(i)))) Bits.Set(dst, i);
                 break;
             }
             case ColumnKind.Bool:
@@ -341,65 +421,17 @@ public sealed class CompareVExpr(string op, VExpr left, VExpr right, ColumnKind 
                 var xa = Bits.BoolValues(a, asm);
                 var xb = Bits.BoolValues(b, asm);
                 for (var i = 0; i < n; i++)
-                    if (Test(Bits.Get(xa, i).CompareTo(Bits.Get(xb, i)))) Bits.Set(dst, i);
+                    if (CompareOps.Test(_op, Bits.Get(xa, i).CompareTo(Bits.Get(xb, i)))) Bits.Set(dst, i);
                 break;
             }
         }
         return asm.Fixed(ColumnKind.Bool, n, outBuf, validity, nulls);
     }
 
-    private bool Test(int c) => op switch
-    {
-        "=" => c == 0,
-        "<>" => c != 0,
-        "<" => c < 0,
-        "<=" => c <= 0,
-        ">" => c > 0,
-        _ => c >= 0,
-    };
-
     private unsafe void CompareArrays<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, byte* dst) where T : unmanaged, IComparable<T>
     {
         for (var i = 0; i < x.Length; i++)
-            if (Test(x[i].CompareTo(y[i]))) dst[i >> 3] |= (byte)(1 << (i & 7));
-    }
-
-    private unsafe void CompareConst<T>(ReadOnlySpan<T> x, T c, byte* dst) where T : unmanaged, IComparable<T>, System.Numerics.INumber<T>
-    {
-        var i = 0;
-        if (Vector256.IsHardwareAccelerated && Vector256<T>.Count <= 32)
-        {
-            var w = Vector256<T>.Count;
-            var vc = Vector256.Create(c);
-            fixed (T* p = x)
-            {
-                // Process 8 vectors' worth of lanes only when they land on whole bytes.
-                for (; i + w <= x.Length && (w % 8 == 0 || w == 4); i += w)
-                {
-                    var v = Vector256.Load(p + i);
-                    var m = op switch
-                    {
-                        "=" => Vector256.Equals(v, vc),
-                        "<>" => ~Vector256.Equals(v, vc),
-                        "<" => Vector256.LessThan(v, vc),
-                        "<=" => Vector256.LessThanOrEqual(v, vc),
-                        ">" => Vector256.GreaterThan(v, vc),
-                        _ => Vector256.GreaterThanOrEqual(v, vc),
-                    };
-                    var bits = m.ExtractMostSignificantBits();
-                    if (w >= 8)
-                    {
-                        for (var k = 0; k < w / 8; k++) dst[(i >> 3) + k] = (byte)(bits >> (8 * k));
-                    }
-                    else
-                    {
-                        dst[i >> 3] |= (byte)(bits << (i & 7));
-                    }
-                }
-            }
-        }
-        for (; i < x.Length; i++)
-            if (Test(x[i].CompareTo(c))) dst[i >> 3] |= (byte)(1 << (i & 7));
+            if (CompareOps.Test(_op, x[i].CompareTo(y[i]))) dst[i >> 3] |= (byte)(1 << (i & 7));
     }
 }
 
@@ -407,6 +439,10 @@ public sealed class CompareVExpr(string op, VExpr left, VExpr right, ColumnKind 
 public sealed class LogicVExpr(string op, VExpr left, VExpr right) : VExpr
 {
     public override ColumnKind Kind => ColumnKind.Bool;
+    /// <summary><c>AND</c> or <c>OR</c>.</summary>
+    public string Op => op;
+    public VExpr Left => left;
+    public VExpr Right => right;
     public override string Describe() => $"({left.Describe()} {op} {right.Describe()})";
 
     public override unsafe IArrowArray Eval(EvalContext ctx)

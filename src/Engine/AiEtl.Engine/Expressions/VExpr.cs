@@ -20,14 +20,15 @@ public sealed class RowErrors
 }
 
 /// <summary>What an expression is evaluated over: a batch, optionally restricted to a selection of its rows.</summary>
+/// <remarks>Mutable so that an operator can keep one per instance and reset it for each batch.</remarks>
 public sealed class EvalContext
 {
-    public required Batch Input { get; init; }
-    /// <summary>Selected row indexes, or null for every row.</summary>
-    public int[]? Selection { get; init; }
-    public int Length { get; init; }
-    public required BatchAssembler Assembler { get; init; }
-    public required RowErrors Errors { get; init; }
+    public required Batch Input { get; set; }
+    /// <summary>Selected row indexes (the first <see cref="Length"/> entries), or null for every row.</summary>
+    public int[]? Selection { get; set; }
+    public int Length { get; set; }
+    public required BatchAssembler Assembler { get; set; }
+    public required RowErrors Errors { get; set; }
 }
 
 /// <summary>A bound, typed expression evaluated column-at-a-time into an Arrow array of <see cref="EvalContext.Length"/> rows.</summary>

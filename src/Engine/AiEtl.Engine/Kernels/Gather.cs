@@ -87,42 +87,105 @@ public static unsafe class Gather
         return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(d.Buffers[1].Span).Slice(d.Offset, d.Length);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary><c>dst[j] = src[sel[j]]</c>, 4 rows per step; every index is checked against the source.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GatherFixed<T>(ReadOnlySpan<T> src, ReadOnlySpan<int> sel, T* dst) where T : unmanaged
     {
         ref var s0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(src);
+        ref var x = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(sel);
+        var max = (uint)src.Length;
+        var n = sel.Length;
         var i = 0;
-        for (; i + 4 <= sel.Length; i += 4)
+        for (; i <= n - 4; i += 4)
         {
-            dst[i] = Unsafe.Add(ref s0, sel[i]);
-            dst[i + 1] = Unsafe.Add(ref s0, sel[i + 1]);
-            dst[i + 2] = Unsafe.Add(ref s0, sel[i + 2]);
-            dst[i + 3] = Unsafe.Add(ref s0, sel[i + 3]);
+            var i0 = Unsafe.Add(ref x, i);
+            var i1 = Unsafe.Add(ref x, i + 1);
+            var i2 = Unsafe.Add(ref x, i + 2);
+            var i3 = Unsafe.Add(ref x, i + 3);
+            if ((uint)i0 >= max || (uint)i1 >= max || (uint)i2 >= max || (uint)i3 >= max) ThrowIndexOutOfRange();
+            dst[i] = Unsafe.Add(ref s0, i0);
+            dst[i + 1] = Unsafe.Add(ref s0, i1);
+            dst[i + 2] = Unsafe.Add(ref s0, i2);
+            dst[i + 3] = Unsafe.Add(ref s0, i3);
         }
-        for (; i < sel.Length; i++) dst[i] = Unsafe.Add(ref s0, sel[i]);
+        for (; i < n; i++)
+        {
+            var i0 = Unsafe.Add(ref x, i);
+            if ((uint)i0 >= max) ThrowIndexOutOfRange();
+            dst[i] = Unsafe.Add(ref s0, i0);
+        }
     }
 
     /// <summary>Writes the validity bits of the selected rows; returns how many are null.</summary>
     public static int GatherValidity(IArrowArray array, ReadOnlySpan<int> sel, byte* dst)
     {
         var n = sel.Length;
-        new Span<byte>(dst, (n + 7) / 8).Clear();
+        var bytes = (n + 7) / 8;
         var bits = array.Data.Buffers[0].Span;
-        var off = array.Data.Offset;
-        var nulls = 0;
-        if (bits.IsEmpty)
+        if (bits.IsEmpty || array.NullCount == 0)
         {
-            for (var i = 0; i < n; i++) dst[i >> 3] |= (byte)(1 << (i & 7));
+            new Span<byte>(dst, bytes).Fill(0xFF);
             return 0;
         }
-        for (var i = 0; i < n; i++)
-        {
-            var j = sel[i] + off;
-            if ((bits[j >> 3] & (1 << (j & 7))) != 0) dst[i >> 3] |= (byte)(1 << (i & 7));
-            else nulls++;
-        }
-        return nulls;
+        return GatherBits(bits, array.Data.Offset, default, 0, sel, dst);
     }
+
+    /// <summary>Writes, for each selected row, whether it is valid in both arrays; returns how many are null.
+    /// The result is all-valid (and 0 is returned) when neither array has nulls.</summary>
+    public static int GatherValidityAnd(IArrowArray a, IArrowArray b, ReadOnlySpan<int> sel, byte* dst)
+    {
+        var abits = a.NullCount == 0 ? default : a.Data.Buffers[0].Span;
+        var bbits = b.NullCount == 0 ? default : b.Data.Buffers[0].Span;
+        if (abits.IsEmpty && bbits.IsEmpty)
+        {
+            new Span<byte>(dst, (sel.Length + 7) / 8).Fill(0xFF);
+            return 0;
+        }
+        if (abits.IsEmpty) return GatherBits(bbits, b.Data.Offset, default, 0, sel, dst);
+        return GatherBits(abits, a.Data.Offset, bbits, b.Data.Offset, sel, dst);
+    }
+
+    /// <summary>dst bit j = bit (sel[j] + offA) of <paramref name="a"/> AND (when given) bit (sel[j] + offB) of <paramref name="b"/>; 64 rows per word.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int GatherBits(ReadOnlySpan<byte> a, int offA, ReadOnlySpan<byte> b, int offB, ReadOnlySpan<int> sel, byte* dst)
+    {
+        var n = sel.Length;
+        var valid = 0;
+        var both = !b.IsEmpty;
+        var j = 0;
+        for (; j <= n - 64; j += 64)
+        {
+            ulong word = 0;
+            for (var k = 0; k < 64; k++)
+            {
+                var i = sel[j + k];
+                var bit = Bit(a, i + offA);
+                if (both) bit &= Bit(b, i + offB);
+                word |= bit << k;
+            }
+            Unsafe.WriteUnaligned(dst + (j >> 3), word);
+            valid += System.Numerics.BitOperations.PopCount(word);
+        }
+        if (j < n)
+        {
+            new Span<byte>(dst + (j >> 3), (n - j + 7) / 8).Clear();
+            for (; j < n; j++)
+            {
+                var i = sel[j];
+                var bit = Bit(a, i + offA);
+                if (both) bit &= Bit(b, i + offB);
+                dst[j >> 3] |= (byte)(bit << (j & 7));
+                valid += (int)bit;
+            }
+        }
+        return n - valid;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Bit(ReadOnlySpan<byte> bits, int i) => (ulong)((bits[i >> 3] >> (i & 7)) & 1);
+
+    private static void ThrowIndexOutOfRange() =>
+        throw new IndexOutOfRangeException("selection index outside the source column");
 
     /// <summary>True when row <paramref name="i"/> of the array is valid (not null).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -15,13 +15,32 @@ namespace AiEtl.Engine.Operators;
 /// pass through zero-copy). Rows whose evaluation fails (overflow, failed cast, division by zero) go to the
 /// dead-letter output with the error; the rest of the batch continues.
 /// </summary>
+/// <remarks>
+/// A predicate made only of <c>column op constant</c> comparisons on fixed-width columns, joined by AND,
+/// goes straight to the selection vector (<see cref="ConstantFilter"/>: the first comparison scans the batch,
+/// each further one narrows the selection); any other predicate is evaluated to a boolean column first.
+/// The assembler, evaluation context, selection and column arrays are per instance and reused for every
+/// batch (instances are single-threaded).
+/// </remarks>
 public sealed class FilterProjectOperator : Operator
 {
+    /// <summary>
+    /// Selection vectors of every instance. Not <see cref="ArrayPool{T}.Shared"/>: its per-thread caches miss
+    /// when an instance of the next run rents on another thread, and each miss allocates a 256 KiB array.
+    /// </summary>
+    private static readonly ArrayPool<int> SelectionPool = ArrayPool<int>.Create(maxArrayLength: 1 << 26, maxArraysPerBucket: 64);
+
     private readonly VExpr? _predicate;
+    private readonly ConstantFilter[]? _filters;
     private readonly IReadOnlyList<(string Name, VExpr Expr)>? _projections;
+    private readonly VExpr[]? _exprs;
     private readonly Schema _input;
     private readonly RowErrors _errors = new();
-    private int[] _sel = new int[8192];
+    private readonly BatchAssembler _asm = new();
+    private readonly BatchAssembler _scratch = new();
+    private readonly EvalContext _eval;
+    private readonly IArrowArray[] _cols;
+    private int[] _sel = [];
     private OperatorContext? _ctx;
 
     public FilterProjectOperator(Schema input, VExpr? predicate, IReadOnlyList<(string Name, VExpr Expr)>? projections)
@@ -33,10 +52,17 @@ public sealed class FilterProjectOperator : Operator
         OutputSchema = projections == null
             ? input
             : new Schema(projections.Select(p => ColumnTypes.Field(p.Name, p.Expr.Kind)), null);
+        if (predicate != null) _filters = ConstantFilters(predicate, input);
+        if (projections != null) _exprs = projections.Select(p => p.Expr).ToArray();
+        _cols = new IArrowArray[projections?.Count ?? input.FieldsList.Count];
+        _eval = new EvalContext { Input = null!, Assembler = _asm, Errors = _errors };
     }
 
     public override string Name => _predicate != null && _projections != null ? "filter+project" : _predicate != null ? "filter" : "project";
     public override Schema OutputSchema { get; }
+
+    /// <summary>True when the predicate runs as constant comparisons straight into the selection vector.</summary>
+    public bool UsesSelectionKernels => _filters != null;
 
     public override string Describe()
     {
@@ -49,6 +75,13 @@ public sealed class FilterProjectOperator : Operator
     public override ValueTask OpenAsync(OperatorContext context, byte[]? restoredState, CancellationToken ct)
     {
         _ctx = context;
+        return default;
+    }
+
+    public override ValueTask CloseAsync()
+    {
+        if (_sel.Length > 0) SelectionPool.Return(_sel);
+        _sel = [];
         return default;
     }
 
@@ -66,54 +99,77 @@ public sealed class FilterProjectOperator : Operator
         if (result != null) await output.EmitAsync(result, ct).ConfigureAwait(false);
     }
 
+    /// <summary>The conjuncts of an AND tree when every one is <c>column op constant</c> on a fixed-width column; else null.</summary>
+    private static ConstantFilter[]? ConstantFilters(VExpr predicate, Schema input)
+    {
+        var list = new List<ConstantFilter>();
+        return Collect(predicate) ? list.ToArray() : null;
+
+        bool Collect(VExpr e)
+        {
+            if (e is LogicVExpr { Op: "AND" } and) return Collect(and.Left) && Collect(and.Right);
+            if (e is CompareVExpr cmp && cmp.AsConstantFilter(input) is { } f)
+            {
+                list.Add(f);
+                return true;
+            }
+            return false;
+        }
+    }
+
     /// <summary>Runs the operator on one batch (the caller keeps ownership of <paramref name="batch"/>); null when no row passes.</summary>
     public Batch? Apply(Batch batch)
     {
         var n = batch.Length;
-        var asm = new BatchAssembler();
         _errors.Clear();
         int[]? sel = null;
         var count = n;
         if (_predicate != null)
         {
-            var scratch = new BatchAssembler();
-            try
+            if (_sel.Length < n)
             {
-                var ctx = new EvalContext { Input = batch, Length = n, Assembler = scratch, Errors = _errors };
-                var mask = _predicate.Eval(ctx);
-                if (_sel.Length < n) _sel = new int[Math.Max(n, _sel.Length * 2)];
-                count = Bits.ToSelection(Bits.BoolValues(mask, scratch), Bits.Validity(mask, scratch), n, _sel);
-                if (_errors.Any)
-                {
-                    DeadLetterRows(batch, null, _errors);
-                    count = RemoveErrors(_sel, count, _errors);
-                    _errors.Clear();
-                }
+                if (_sel.Length > 0) SelectionPool.Return(_sel);
+                _sel = SelectionPool.Rent(Math.Max(n, 1024));
             }
-            finally
-            {
-                scratch.Abandon();
-            }
+            count = _filters != null ? SelectConstant(batch, _filters, _sel) : SelectGeneral(batch, n);
             if (count == 0) return null;
             if (count < n) sel = _sel;
         }
-        var schema = OutputSchema;
-        IArrowArray[] cols;
+        IArrowArray[] cols = _cols;
         var borrowed = false;
-        if (_projections == null)
+        if (_exprs == null)
         {
             if (sel == null) return batch.Retain();
-            cols = new IArrowArray[batch.Data.ColumnCount];
-            for (var c = 0; c < cols.Length; c++) cols[c] = Gather.Column(batch.Column(c), sel.AsSpan(0, count), asm);
+            try
+            {
+                for (var c = 0; c < cols.Length; c++) cols[c] = Gather.Column(batch.Column(c), sel.AsSpan(0, count), _asm);
+            }
+            catch
+            {
+                _asm.Abandon();
+                throw;
+            }
         }
         else
         {
-            var ctx = new EvalContext { Input = batch, Selection = sel, Length = count, Assembler = asm, Errors = _errors };
-            cols = new IArrowArray[_projections.Count];
-            for (var c = 0; c < cols.Length; c++)
+            var ctx = _eval;
+            ctx.Input = batch;
+            ctx.Selection = sel;
+            ctx.Length = count;
+            ctx.Assembler = _asm;
+            try
             {
-                var p = _projections[c].Expr;
-                cols[c] = p.Eval(ctx);
+                for (var c = 0; c < cols.Length; c++) cols[c] = _exprs[c].Eval(ctx);
+            }
+            catch
+            {
+                _asm.Abandon();
+                throw;
+            }
+            finally
+            {
+                ctx.Input = null!;
+                ctx.Selection = null;
             }
             if (sel == null)
                 foreach (var col in cols)
@@ -123,11 +179,13 @@ public sealed class FilterProjectOperator : Operator
                         // A column passed through zero-copy is still carried by the output: count its bytes
                         // so that edges bounded by bytes see them.
                         borrowed = true;
-                        asm.AddBorrowed(col);
+                        _asm.AddBorrowed(col);
                         break;
                     }
         }
-        var output = asm.Build(schema, cols, count);
+        // RecordBatch copies the column list, so the array is reused for the next batch.
+        var output = _asm.Build(OutputSchema, cols, count);
+        System.Array.Clear(cols);
         if (borrowed) output.DependOn(batch);
         if (_errors.Any)
         {
@@ -141,6 +199,41 @@ public sealed class FilterProjectOperator : Operator
             return filtered;
         }
         return output;
+    }
+
+    private static int SelectConstant(Batch batch, ConstantFilter[] filters, int[] sel)
+    {
+        var count = filters[0].Select(batch.Column(filters[0].Column), sel);
+        for (var f = 1; f < filters.Length && count > 0; f++)
+            count = filters[f].Refine(batch.Column(filters[f].Column), sel, count);
+        return count;
+    }
+
+    private int SelectGeneral(Batch batch, int n)
+    {
+        var ctx = _eval;
+        ctx.Input = batch;
+        ctx.Selection = null;
+        ctx.Length = n;
+        ctx.Assembler = _scratch;
+        try
+        {
+            var mask = _predicate!.Eval(ctx);
+            var count = Bits.ToSelection(Bits.BoolValues(mask, _scratch), Bits.Validity(mask, _scratch), n, _sel);
+            if (_errors.Any)
+            {
+                DeadLetterRows(batch, null, _errors);
+                count = RemoveErrors(_sel, count, _errors);
+                _errors.Clear();
+            }
+            return count;
+        }
+        finally
+        {
+            _scratch.Abandon();
+            ctx.Input = null!;
+            ctx.Assembler = _asm;
+        }
     }
 
     private static int RemoveErrors(int[] sel, int count, RowErrors errors)

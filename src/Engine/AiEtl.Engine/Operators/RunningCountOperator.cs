@@ -17,6 +17,9 @@ public sealed class RunningCountOperator : Operator
     private readonly ColumnKind _keyKind;
     private readonly Dictionary<long, long> _longCounts = [];
     private readonly Dictionary<string, long> _stringCounts = new(StringComparer.Ordinal);
+    private readonly BatchAssembler _asm = new();
+    private IArrowArray[] _cols = [];
+    private char[] _chars = new char[256];
     private long _nullCount;
 
     public RunningCountOperator(Schema input, string keyColumn, string outputColumn)
@@ -48,7 +51,7 @@ public sealed class RunningCountOperator : Operator
     public override async ValueTask ProcessAsync(Batch batch, IOutput output, CancellationToken ct)
     {
         var n = batch.Length;
-        var asm = new BatchAssembler();
+        var asm = _asm;
         var buf = asm.Rent(Math.Max(n * 8, 8));
         var seq = buf.As<long>();
         var col = batch.Column(_key);
@@ -56,13 +59,17 @@ public sealed class RunningCountOperator : Operator
         {
             case ColumnKind.String:
             {
+                // Looked up by the decoded characters: a string is allocated only for a key seen for the first time.
                 var s = (StringArray)col;
+                var lookup = _stringCounts.GetAlternateLookup<ReadOnlySpan<char>>();
                 for (var i = 0; i < n; i++)
                 {
                     if (s.IsNull(i)) { seq[i] = ++_nullCount; continue; }
-                    var key = s.GetString(i);
-                    _stringCounts.TryGetValue(key, out var c);
-                    _stringCounts[key] = seq[i] = c + 1;
+                    var bytes = s.GetBytes(i);
+                    if (_chars.Length < bytes.Length) _chars = new char[Math.Max(bytes.Length, _chars.Length * 2)];
+                    var key = _chars.AsSpan(0, Encoding.UTF8.GetChars(bytes, _chars));
+                    ref var c = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(lookup, key, out _);
+                    seq[i] = ++c;
                 }
                 break;
             }
@@ -83,14 +90,17 @@ public sealed class RunningCountOperator : Operator
                 break;
             }
         }
-        var cols = new IArrowArray[batch.Data.ColumnCount + 1];
+        if (_cols.Length != batch.Data.ColumnCount + 1) _cols = new IArrowArray[batch.Data.ColumnCount + 1];
+        var cols = _cols;
         for (var i = 0; i < batch.Data.ColumnCount; i++)
         {
             cols[i] = batch.Column(i);
             asm.AddBorrowed(cols[i]);
         }
         cols[^1] = asm.Fixed(ColumnKind.Int64, n, buf, null, 0);
+        // RecordBatch copies the column list: the array is reused for the next batch.
         var result = asm.Build(OutputSchema, cols, n);
+        System.Array.Clear(cols);
         result.DependOn(batch);
         batch.Dispose();
         await output.EmitAsync(result, ct).ConfigureAwait(false);
