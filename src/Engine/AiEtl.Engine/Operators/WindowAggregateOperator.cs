@@ -1,0 +1,1220 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using AiEtl.Engine.Columns;
+using AiEtl.Engine.Expressions;
+using AiEtl.Engine.Kernels;
+using AiEtl.Engine.Operators.Aggregation;
+using AiEtl.Engine.Runtime;
+using Apache.Arrow;
+
+namespace AiEtl.Engine.Operators;
+
+/// <summary>How rows are grouped in time. <see cref="None"/> is a plain GROUP BY (results when the input ends).</summary>
+public enum WindowKind
+{
+    None,
+    Tumble,
+    Hop,
+    Session,
+}
+
+/// <summary>
+/// The window of a <see cref="WindowAggregateOperator"/>. Times are microseconds. TUMBLE uses
+/// <paramref name="SizeMicros"/>; HOP <paramref name="SizeMicros"/> and <paramref name="SlideMicros"/>; SESSION
+/// <paramref name="GapMicros"/>. <paramref name="TimeColumn"/> (timestamp or int64 microseconds) is ignored for
+/// <see cref="WindowKind.None"/>.
+/// </summary>
+public sealed record WindowSpec(WindowKind Kind, int TimeColumn, long SizeMicros, long SlideMicros, long GapMicros, long AllowedLatenessMicros);
+
+public enum AggregateFunction
+{
+    CountStar,
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    CountDistinct,
+    ApproxCountDistinct,
+}
+
+/// <summary>
+/// One aggregate. <paramref name="InputColumn"/>: index in the operator's input schema (-1 for count(*));
+/// <paramref name="FilterColumn"/>: index of a bool input column (FILTER (WHERE …) computed upstream), -1 when none.
+/// </summary>
+public sealed record AggregateSpec(AggregateFunction Function, int InputColumn, string OutputName, int FilterColumn = -1);
+
+/// <summary>
+/// GROUP BY keys over event-time windows, vectorized per batch.
+/// <para>
+/// Windows are <c>[start, end)</c> in microseconds aligned to the Unix epoch: TUMBLE(size) puts time t in
+/// the window starting at ⌊t/size⌋·size; HOP(slide, size) in every window starting at a multiple of slide
+/// with start ≤ t &lt; start + size; SESSION(gap) gives each row the interval [t, t + gap) and merges the
+/// intervals of a key that overlap (so a session closes once gap has passed without an event; an event
+/// exactly gap after the last one starts a new session), window_start = first event, window_end = last
+/// event + gap. Out-of-order rows that bridge two sessions merge them.
+/// </para>
+/// <para>
+/// A window is emitted, and its groups freed, in <see cref="OnWatermarkAsync"/> once the watermark W
+/// reaches end + allowed lateness. A row whose window has already been emitted is late: it is counted
+/// (<see cref="EngineMetrics.LateRows"/>) and written to the dead-letter output with error class
+/// <c>late</c> and the row as JSON. A HOP row late for some of its windows still goes into the open ones
+/// and is reported once (the error says how many windows it missed). A SESSION row is late when no open
+/// session of its key takes it and its own [t, t + gap) ended at or before W − lateness. Rows with a NULL
+/// event time go to the dead-letter output (<c>null_event_time</c>). At the end of the input every open
+/// window is emitted, so bounded inputs give complete results. <see cref="WindowKind.None"/> keeps one group
+/// per key and emits them all at the end of the input (batch SQL; with no key columns, one row even for an
+/// empty input).
+/// </para>
+/// <para>
+/// Aggregates skip NULL inputs and rows whose FILTER is not true; sum/min/max/avg over no value are NULL.
+/// Integer sums are exact 128-bit; a group whose int64 sum does not fit is not emitted: it goes to the
+/// dead-letter output (<c>overflow</c>) naming the group. count(DISTINCT) is exact (a hash set per group);
+/// approx_count_distinct is HyperLogLog with p = 14 (≈0.8% standard error, 16 KiB per group beyond 1,024
+/// distinct values, exact below). Float64 keys and DISTINCT values compare as SQL does (-0 = 0, NaN = NaN);
+/// min/max order NaN above every number and -0 below +0; strings compare by UTF-8 bytes (code point order).
+/// </para>
+/// <para>
+/// State: an open-addressing hash table keyed by (key values, window), fixed-width key records and
+/// struct-of-arrays aggregate states in pooled native memory; nothing is allocated per row. All open groups
+/// are written to checkpoints (<see cref="SnapshotAsync"/>, format version 1) and restored by
+/// <see cref="OpenAsync"/>.
+/// </para>
+/// </summary>
+public sealed unsafe class WindowAggregateOperator : Operator
+{
+    private const byte StateVersion = 1;
+    internal const int EmitRows = 16_384;
+    private const int MaxWindowsPerRow = 1_000;
+
+    private readonly Schema _input;
+    private readonly int[] _keys;
+    private readonly WindowSpec _window;
+    private readonly AggregateSpec[] _aggregates;
+    private readonly ColumnKind[] _keyKinds;
+    private readonly Schema _keySchema;
+    private readonly long _size;
+    private readonly long _slide;
+    private readonly int _windowsPerRow;
+    private readonly bool _windowed;
+    private readonly StringPool _strings = new();
+    private readonly GroupTable _table;
+    private readonly List<InputView> _views = [];
+    private readonly List<AggState> _states = [];
+    private readonly Dictionary<(string, int, int, bool), AggState> _stateIndex = [];
+    private readonly Output[] _outputs;
+    private readonly IArrowArray[] _keyColumns;
+
+    // Open windows (TUMBLE/HOP): groups of one window are chained through _next in creation order.
+    private readonly SortedSet<long> _windowStarts = [];
+    private readonly Dictionary<long, Chain> _chains = [];
+    private Chain? _lastChain;
+    private long _lastChainStart;
+
+    // Per-group arrays kept by the operator itself.
+    private readonly NativeArray<int> _next = new(1024);
+    private readonly NativeArray<long> _end = new(1024);
+    private readonly NativeArray<int> _forward = new(1024);
+    private int _groupCapacity;
+
+    // SESSION bookkeeping.
+    private readonly TimerHeap _timers = new();
+    private int[] _merged = new int[64];
+    private int _mergedCount;
+
+    // Per-batch scratch.
+    private readonly NativeArray<int> _pairRows = new(4096);
+    private readonly NativeArray<long> _pairStarts = new(4096);
+    private readonly NativeArray<int> _pairGroups = new(4096);
+    private Problem[] _problems = new Problem[64];
+    private int _problemCount;
+
+    private long _watermark = long.MinValue;
+    private OperatorContext? _ctx;
+    private BatchBuilder? _builder;
+    private int _emitCursor = -1;
+    private int _scanCursor;
+    private bool _ended;
+    private bool _closed;
+    private long _lateRows;
+
+    public WindowAggregateOperator(Schema input, IReadOnlyList<int> keyColumns, WindowSpec window, IReadOnlyList<AggregateSpec> aggregates)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(keyColumns);
+        ArgumentNullException.ThrowIfNull(window);
+        ArgumentNullException.ThrowIfNull(aggregates);
+        _input = input;
+        _keys = [.. keyColumns];
+        _window = window;
+        _aggregates = [.. aggregates];
+        var fields = input.FieldsList;
+        if (_keys.Length > 63) throw new ArgumentException("window_aggregate: at most 63 key columns");
+        _keyKinds = new ColumnKind[_keys.Length];
+        for (var i = 0; i < _keys.Length; i++)
+        {
+            var k = _keys[i];
+            if (k < 0 || k >= fields.Count) throw new ArgumentException($"window_aggregate: key column index {k} is outside the input schema ({fields.Count} columns)");
+            if (!ColumnTypes.TryFromArrow(fields[k].DataType, out _keyKinds[i]))
+                throw new ArgumentException($"window_aggregate: key column '{fields[k].Name}' has unsupported type {fields[k].DataType.Name}");
+        }
+        _keySchema = new Schema(_keys.Select(k => new Field(fields[k].Name, fields[k].DataType, true)), null);
+        _keyColumns = new IArrowArray[_keys.Length];
+
+        _windowed = window.Kind != WindowKind.None;
+        switch (window.Kind)
+        {
+            case WindowKind.None:
+                break;
+            case WindowKind.Tumble:
+                if (window.SizeMicros <= 0) throw new ArgumentException("window_aggregate: TUMBLE size must be positive");
+                _size = _slide = window.SizeMicros;
+                _windowsPerRow = 1;
+                break;
+            case WindowKind.Hop:
+                if (window.SizeMicros <= 0 || window.SlideMicros <= 0) throw new ArgumentException("window_aggregate: HOP size and slide must be positive");
+                _size = window.SizeMicros;
+                _slide = window.SlideMicros;
+                var per = (_size + _slide - 1) / _slide;
+                if (per > MaxWindowsPerRow) throw new ArgumentException($"window_aggregate: HOP size / slide must be at most {MaxWindowsPerRow} (a row would be in {per} windows)");
+                _windowsPerRow = (int)per;
+                break;
+            case WindowKind.Session:
+                if (window.GapMicros <= 0) throw new ArgumentException("window_aggregate: SESSION gap must be positive");
+                _windowsPerRow = 1;
+                break;
+            default:
+                throw new ArgumentException($"window_aggregate: unknown window kind {window.Kind}");
+        }
+        if (_windowed)
+        {
+            if (window.AllowedLatenessMicros < 0) throw new ArgumentException("window_aggregate: allowed lateness must not be negative");
+            var t = window.TimeColumn;
+            if (t < 0 || t >= fields.Count) throw new ArgumentException($"window_aggregate: time column index {t} is outside the input schema");
+            if (!ColumnTypes.TryFromArrow(fields[t].DataType, out var tk) || tk is not (ColumnKind.Timestamp or ColumnKind.Int64))
+                throw new ArgumentException($"window_aggregate: time column '{fields[t].Name}' must be a timestamp (or int64 microseconds), not {fields[t].DataType.Name}");
+        }
+
+        _table = new GroupTable(_keyKinds, windowInKey: window.Kind is WindowKind.Tumble or WindowKind.Hop, _strings);
+        _outputs = new Output[_aggregates.Length];
+        var outFields = new List<Field>(_keySchema.FieldsList);
+        if (_windowed)
+        {
+            outFields.Add(ColumnTypes.Field("window_start", ColumnKind.Timestamp, nullable: false));
+            outFields.Add(ColumnTypes.Field("window_end", ColumnKind.Timestamp, nullable: false));
+        }
+        for (var i = 0; i < _aggregates.Length; i++)
+        {
+            _outputs[i] = CreateOutput(_aggregates[i]);
+            outFields.Add(ColumnTypes.Field(_aggregates[i].OutputName, _outputs[i].Kind, _outputs[i].Nullable));
+        }
+        OutputSchema = new Schema(outFields, null);
+        EnsureGroups(1024);
+    }
+
+    public override string Name => "window_aggregate";
+    public override Schema OutputSchema { get; }
+    public override bool IsStateful => true;
+
+    /// <summary>Groups (key × window) currently held.</summary>
+    public int OpenGroups => _table.Count;
+
+    /// <summary>Rows this instance reported as late.</summary>
+    public long LateRows => _lateRows;
+
+    /// <summary>The watermark this instance has seen (long.MinValue before the first).</summary>
+    public long Watermark => _watermark;
+
+    /// <summary>Approximate bytes of state held (group table, strings, fixed-width aggregate arrays).</summary>
+    public long StateBytes => _table.Bytes + _strings.Bytes + (_next.Bytes + _end.Bytes + _forward.Bytes) + _states.Count * (long)_groupCapacity * 16;
+
+    public override string Describe()
+    {
+        var sb = new StringBuilder("window_aggregate by ");
+        sb.Append(_keys.Length == 0 ? "()" : string.Join(", ", _keys.Select(k => _input.FieldsList[k].Name)));
+        var t = _windowed ? _input.FieldsList[_window.TimeColumn].Name : "";
+        sb.Append(_window.Kind switch
+        {
+            WindowKind.Tumble => $" TUMBLE({t}, {Micros(_window.SizeMicros)})",
+            WindowKind.Hop => $" HOP({t}, {Micros(_window.SlideMicros)}, {Micros(_window.SizeMicros)})",
+            WindowKind.Session => $" SESSION({t}, {Micros(_window.GapMicros)})",
+            _ => "",
+        });
+        if (_windowed && _window.AllowedLatenessMicros > 0) sb.Append(" lateness ").Append(Micros(_window.AllowedLatenessMicros));
+        sb.Append(": ");
+        sb.Append(string.Join(", ", _aggregates.Select(a =>
+        {
+            var arg = a.Function == AggregateFunction.CountStar ? "*" : _input.FieldsList[a.InputColumn].Name;
+            var fn = a.Function switch
+            {
+                AggregateFunction.CountStar or AggregateFunction.Count => $"count({arg})",
+                AggregateFunction.CountDistinct => $"count(DISTINCT {arg})",
+                AggregateFunction.ApproxCountDistinct => $"approx_count_distinct({arg})",
+                _ => $"{a.Function.ToString().ToLowerInvariant()}({arg})",
+            };
+            if (a.FilterColumn >= 0) fn += $" FILTER (WHERE {_input.FieldsList[a.FilterColumn].Name})";
+            return $"{fn} AS {a.OutputName}";
+        })));
+        sb.Append(" (keyed state)");
+        return sb.ToString();
+    }
+
+    private static string Micros(long us) => us.ToString(CultureInfo.InvariantCulture) + "us";
+
+    // ---- construction of aggregate states ------------------------------------------------------------
+
+    private sealed class Output
+    {
+        public required AggregateSpec Spec { get; init; }
+        public required ColumnKind Kind { get; init; }
+        public bool Nullable { get; init; } = true;
+        public CountState? Count { get; init; }
+        public SumIntState? SumInt { get; init; }
+        public SumFloatState? SumFloat { get; init; }
+        public MinMaxState? MinMax { get; init; }
+        public MinMaxStringState? MinMaxString { get; init; }
+        public DistinctState? Distinct { get; init; }
+        public HllState? Hll { get; init; }
+    }
+
+    private Output CreateOutput(AggregateSpec a)
+    {
+        var fields = _input.FieldsList;
+        if (a.FilterColumn >= 0)
+        {
+            if (a.FilterColumn >= fields.Count) throw new ArgumentException($"window_aggregate: {a.OutputName}: filter column index {a.FilterColumn} is outside the input schema");
+            if (!ColumnTypes.TryFromArrow(fields[a.FilterColumn].DataType, out var fk) || fk != ColumnKind.Bool)
+                throw new ArgumentException($"window_aggregate: {a.OutputName}: FILTER column '{fields[a.FilterColumn].Name}' must be bool");
+        }
+        var filter = a.FilterColumn < 0 ? -1 : a.FilterColumn;
+        if (a.Function == AggregateFunction.CountStar)
+            return new Output { Spec = a, Kind = ColumnKind.Int64, Nullable = false, Count = CountOf(-1, filter) };
+        if (a.InputColumn < 0 || a.InputColumn >= fields.Count)
+            throw new ArgumentException($"window_aggregate: {a.OutputName}: input column index {a.InputColumn} is outside the input schema");
+        var col = a.InputColumn;
+        if (!ColumnTypes.TryFromArrow(fields[col].DataType, out var kind))
+            throw new ArgumentException($"window_aggregate: {a.OutputName}: column '{fields[col].Name}' has unsupported type {fields[col].DataType.Name}");
+        var name = fields[col].Name;
+        switch (a.Function)
+        {
+            case AggregateFunction.Count:
+                return new Output { Spec = a, Kind = ColumnKind.Int64, Nullable = false, Count = CountOf(col, filter) };
+            case AggregateFunction.Sum or AggregateFunction.Avg:
+            {
+                var avg = a.Function == AggregateFunction.Avg;
+                if (kind is ColumnKind.Int32 or ColumnKind.Int64)
+                {
+                    var sum = (SumIntState)StateOf("sum_int", col, filter, false, v => new SumIntState(v, kind));
+                    return new Output { Spec = a, Kind = avg ? ColumnKind.Float64 : ColumnKind.Int64, Count = CountOf(col, filter), SumInt = sum };
+                }
+                if (kind == ColumnKind.Float64)
+                {
+                    var sum = (SumFloatState)StateOf("sum_float", col, filter, false, v => new SumFloatState(v));
+                    return new Output { Spec = a, Kind = ColumnKind.Float64, Count = CountOf(col, filter), SumFloat = sum };
+                }
+                throw new ArgumentException($"window_aggregate: {a.OutputName}: {(avg ? "avg" : "sum")} needs an int32, int64 or float64 column; '{name}' is {ColumnTypes.Name(kind)}");
+            }
+            case AggregateFunction.Min or AggregateFunction.Max:
+            {
+                var max = a.Function == AggregateFunction.Max;
+                if (kind == ColumnKind.String)
+                {
+                    var s = (MinMaxStringState)StateOf("minmax_string", col, filter, max, v => new MinMaxStringState(v, _strings, max));
+                    return new Output { Spec = a, Kind = kind, MinMaxString = s };
+                }
+                var m = (MinMaxState)StateOf("minmax", col, filter, max, v => new MinMaxState(v, kind, max));
+                return new Output { Spec = a, Kind = kind, Count = CountOf(col, filter), MinMax = m };
+            }
+            case AggregateFunction.CountDistinct:
+                return new Output { Spec = a, Kind = ColumnKind.Int64, Nullable = false, Distinct = (DistinctState)StateOf("distinct", col, filter, false, v => new DistinctState(v, kind, _strings)) };
+            case AggregateFunction.ApproxCountDistinct:
+                return new Output { Spec = a, Kind = ColumnKind.Int64, Nullable = false, Hll = (HllState)StateOf("hll", col, filter, false, v => new HllState(v, kind)) };
+            default:
+                throw new ArgumentException($"window_aggregate: {a.OutputName}: unknown aggregate {a.Function}");
+        }
+    }
+
+    /// <summary>Rows with a non-NULL <paramref name="column"/> (any row for -1, or when the column cannot be NULL) passing the filter.</summary>
+    private CountState CountOf(int column, int filter)
+    {
+        if (column >= 0 && !_input.FieldsList[column].IsNullable) column = -1;
+        return (CountState)StateOf("count", column, filter, false, v => new CountState(v));
+    }
+
+    private AggState StateOf(string type, int column, int filter, bool flag, Func<InputView, AggState> create)
+    {
+        if (_stateIndex.TryGetValue((type, column, filter, flag), out var s)) return s;
+        var view = _views.FirstOrDefault(v => v.Column == column && v.Filter == filter);
+        if (view == null)
+        {
+            view = new InputView(column, filter);
+            _views.Add(view);
+        }
+        s = create(view);
+        _states.Add(s);
+        _stateIndex.Add((type, column, filter, flag), s);
+        return s;
+    }
+
+    private void EnsureGroups(int needed)
+    {
+        if (needed <= _groupCapacity) return;
+        var cap = Math.Max(needed, _groupCapacity * 2);
+        _table.EnsureCapacity(cap);
+        foreach (var s in _states) s.EnsureCapacity(cap);
+        _next.EnsureCapacity(cap);
+        _end.EnsureCapacity(cap);
+        _forward.EnsureCapacity(cap);
+        _forward.Fill(_groupCapacity, _forward.Capacity - _groupCapacity, -1);
+        _groupCapacity = cap;
+    }
+
+    // ---- lifecycle ------------------------------------------------------------------------------------
+
+    public override ValueTask OpenAsync(OperatorContext context, byte[]? restoredState, CancellationToken ct)
+    {
+        _ctx = context;
+        if (restoredState != null) Restore(restoredState);
+        return default;
+    }
+
+    public override ValueTask ProcessAsync(Batch batch, IOutput output, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        try
+        {
+            if (_ended) throw new InvalidOperationException("window_aggregate: a batch arrived after the end of the input");
+            if (batch.Length > 0)
+            {
+                switch (_window.Kind)
+                {
+                    case WindowKind.None: ProcessPlain(batch); break;
+                    case WindowKind.Session: ProcessSessions(batch); break;
+                    default: ProcessWindows(batch); break;
+                }
+            }
+        }
+        finally
+        {
+            batch.Dispose();
+        }
+        return default;
+    }
+
+    public override ValueTask OnWatermarkAsync(long watermarkMicros, IOutput output, CancellationToken ct)
+    {
+        if (!_windowed || watermarkMicros <= _watermark) return default;
+        _watermark = watermarkMicros;
+        var limit = CloseLimit();
+        return HasClosed(limit) ? EmitClosedAsync(limit, output, ct) : default;
+    }
+
+    public override ValueTask OnEndOfInputAsync(IOutput output, CancellationToken ct)
+    {
+        _ended = true;
+        if (!_windowed && _keys.Length == 0 && _table.Count == 0)
+        {
+            // A global aggregate over no rows still has one row (count 0, the rest NULL), as in SQL.
+            _table.PrepareKeys(_keyColumns, 1);
+            var h = _table.KeyHashes[0];
+            _table.Find(0, 0, h, out var slot);
+            var g = _table.Add(0, 0, h, slot);
+            InitGroup(g);
+        }
+        _scanCursor = 0;
+        return EmitClosedAsync(long.MaxValue, output, ct);
+    }
+
+    public override ValueTask CloseAsync()
+    {
+        if (_closed) return default;
+        _closed = true;
+        foreach (var s in _states) s.Dispose();
+        foreach (var v in _views) v.Dispose();
+        _table.Dispose();
+        _next.Dispose();
+        _end.Dispose();
+        _forward.Dispose();
+        _pairRows.Dispose();
+        _pairStarts.Dispose();
+        _pairGroups.Dispose();
+        _builder?.Dispose();
+        _builder = null;
+        return default;
+    }
+
+    // ---- per batch ------------------------------------------------------------------------------------
+
+    /// <summary>Windows ending at or before this are closed (W − allowed lateness).</summary>
+    private long CloseLimit() => _watermark == long.MinValue ? long.MinValue : SatAdd(_watermark, -_window.AllowedLatenessMicros);
+
+    private IArrowArray[] KeyColumns(Batch batch)
+    {
+        for (var i = 0; i < _keys.Length; i++) _keyColumns[i] = batch.Column(_keys[i]);
+        return _keyColumns;
+    }
+
+    private void ProcessPlain(Batch batch)
+    {
+        var n = batch.Length;
+        _pairRows.EnsureCapacity(n);
+        var pr = _pairRows.P;
+        for (var r = 0; r < n; r++) pr[r] = r;
+        _table.PrepareKeys(KeyColumns(batch), n);
+        Assign(n);
+        Update(batch, n);
+    }
+
+    private void ProcessWindows(Batch batch)
+    {
+        var n = batch.Length;
+        var tcol = batch.Column(_window.TimeColumn);
+        var times = Gather.Values<long>(tcol);
+        var bits = tcol.Data.Buffers[0].Span;
+        var off = tcol.Data.Offset;
+        var nulls = tcol.NullCount > 0;
+        _pairRows.EnsureCapacity(n * _windowsPerRow);
+        _pairStarts.EnsureCapacity(n * _windowsPerRow);
+        var pr = _pairRows.P;
+        var pw = _pairStarts.P;
+        var limit = CloseLimit();
+        var size = _size;
+        var m = 0;
+        _problemCount = 0;
+        if (_window.Kind == WindowKind.Tumble)
+        {
+            var start = 0L;
+            var have = false;
+            for (var r = 0; r < n; r++)
+            {
+                if (nulls && !Gather.IsValid(bits, off, r))
+                {
+                    AddProblem(r, ProblemKind.NullTime, 0, 0, 0);
+                    continue;
+                }
+                var t = times[r];
+                // Event times are mostly near each other: reuse the last window instead of dividing.
+                if (!have || unchecked((ulong)(t - start)) >= (ulong)size)
+                {
+                    start = FloorDiv(t, size) * size;
+                    have = true;
+                }
+                if (SatAdd(start, size) <= limit)
+                {
+                    AddProblem(r, ProblemKind.Late, t, 1, 1);
+                    continue;
+                }
+                pr[m] = r;
+                pw[m] = start;
+                m++;
+            }
+        }
+        else
+        {
+            var slide = _slide;
+            for (var r = 0; r < n; r++)
+            {
+                if (nulls && !Gather.IsValid(bits, off, r))
+                {
+                    AddProblem(r, ProblemKind.NullTime, 0, 0, 0);
+                    continue;
+                }
+                var t = times[r];
+                var last = FloorDiv(t, slide);
+                var first = FloorDiv(SatAdd(t, -size), slide) + 1;
+                var late = 0;
+                for (var k = first; k <= last; k++)
+                {
+                    var ws = k * slide;
+                    if (SatAdd(ws, size) <= limit)
+                    {
+                        late++;
+                        continue;
+                    }
+                    pr[m] = r;
+                    pw[m] = ws;
+                    m++;
+                }
+                if (late > 0) AddProblem(r, ProblemKind.Late, t, late, (int)(last - first + 1));
+            }
+        }
+        ReportProblems(batch);
+        _table.PrepareKeys(KeyColumns(batch), n);
+        Assign(m);
+        Update(batch, m);
+    }
+
+    /// <summary>Finds or creates the group of every (row, window) pair.</summary>
+    private void Assign(int m)
+    {
+        EnsureGroups(_table.High + Math.Max(0, m - _table.FreeIds));
+        _pairGroups.EnsureCapacity(m);
+        var pr = _pairRows.P;
+        var pw = _pairStarts.P;
+        var pg = _pairGroups.P;
+        var kh = _table.KeyHashes;
+        var table = _table;
+        if (_windowed)
+        {
+            for (var j = 0; j < m; j++)
+            {
+                var r = pr[j];
+                var ws = pw[j];
+                var h = GroupTable.WindowHash(kh[r], ws);
+                var g = table.Find(r, ws, h, out var slot);
+                if (g < 0)
+                {
+                    g = table.Add(r, ws, h, slot);
+                    InitGroup(g);
+                    AppendToWindow(ws, g);
+                }
+                pg[j] = g;
+            }
+        }
+        else
+        {
+            for (var j = 0; j < m; j++)
+            {
+                var r = pr[j];
+                var h = kh[r];
+                var g = table.Find(r, 0, h, out var slot);
+                if (g < 0)
+                {
+                    g = table.Add(r, 0, h, slot);
+                    InitGroup(g);
+                }
+                pg[j] = g;
+            }
+        }
+    }
+
+    private void InitGroup(int g)
+    {
+        foreach (var s in _states) s.Init(g);
+        _next.P[g] = -1;
+    }
+
+    private void Update(Batch batch, int m)
+    {
+        if (m == 0) return;
+        foreach (var v in _views) v.Prepare(batch);
+        var args = new UpdateArgs(batch, _pairRows.P, _pairGroups.P, m);
+        foreach (var s in _states) s.Update(args);
+    }
+
+    private sealed class Chain
+    {
+        public int Head = -1;
+        public int Tail = -1;
+    }
+
+    private void AppendToWindow(long ws, int g)
+    {
+        var c = _lastChain;
+        if (c == null || _lastChainStart != ws)
+        {
+            if (!_chains.TryGetValue(ws, out c))
+            {
+                c = new Chain();
+                _chains.Add(ws, c);
+                _windowStarts.Add(ws);
+            }
+            _lastChain = c;
+            _lastChainStart = ws;
+        }
+        if (c.Tail >= 0) _next.P[c.Tail] = g;
+        else c.Head = g;
+        c.Tail = g;
+    }
+
+    // ---- sessions -------------------------------------------------------------------------------------
+
+    private void ProcessSessions(Batch batch)
+    {
+        var n = batch.Length;
+        var tcol = batch.Column(_window.TimeColumn);
+        var times = Gather.Values<long>(tcol);
+        var bits = tcol.Data.Buffers[0].Span;
+        var off = tcol.Data.Offset;
+        var nulls = tcol.NullCount > 0;
+        _problemCount = 0;
+        _table.PrepareKeys(KeyColumns(batch), n);
+        // At most one new session per row.
+        EnsureGroups(_table.High + Math.Max(0, n - _table.FreeIds));
+        _pairRows.EnsureCapacity(n);
+        _pairGroups.EnsureCapacity(n);
+        var pr = _pairRows.P;
+        var pg = _pairGroups.P;
+        var kh = _table.KeyHashes;
+        var limit = CloseLimit();
+        var m = 0;
+        for (var r = 0; r < n; r++)
+        {
+            if (nulls && !Gather.IsValid(bits, off, r))
+            {
+                AddProblem(r, ProblemKind.NullTime, 0, 0, 0);
+                continue;
+            }
+            var t = times[r];
+            var g = AssignSession(r, t, kh[r], limit);
+            if (g < 0)
+            {
+                AddProblem(r, ProblemKind.Late, t, 1, 1);
+                continue;
+            }
+            pr[m] = r;
+            pg[m] = g;
+            m++;
+        }
+        if (_mergedCount > 0)
+        {
+            // Rows assigned to a session that a later row merged into another follow the merge.
+            var fwd = _forward.P;
+            for (var j = 0; j < m; j++)
+            {
+                var g = pg[j];
+                while (fwd[g] >= 0) g = fwd[g];
+                pg[j] = g;
+            }
+        }
+        ReportProblems(batch);
+        Update(batch, m);
+        for (var i = 0; i < _mergedCount; i++)
+        {
+            var g = _merged[i];
+            _forward.P[g] = -1;
+            FreeGroup(g);
+        }
+        _mergedCount = 0;
+    }
+
+    /// <summary>
+    /// The session of row <paramref name="r"/> at time <paramref name="t"/>: an open session of its key that
+    /// [t, t + gap) overlaps (extended, and merged with the following ones it now reaches), or a new one;
+    /// -1 when the row is late. A key's open sessions are disjoint and chained by start; the hash table
+    /// holds the first.
+    /// </summary>
+    private int AssignSession(int r, long t, ulong h, long limit)
+    {
+        var end = SatAdd(t, _window.GapMicros);
+        var next = _next.P;
+        var ends = _end.P;
+        var head = _table.Find(r, 0, h, out var slot);
+        if (head < 0)
+        {
+            if (end <= limit) return -1;
+            var g = _table.Add(r, t, h, slot);
+            StartSession(g, end);
+            return g;
+        }
+        var prev = -1;
+        var s = head;
+        while (s >= 0 && ends[s] <= t)
+        {
+            prev = s;
+            s = next[s];
+        }
+        if (s >= 0 && _table.Start(s) < end)
+        {
+            if (t < _table.Start(s)) _table.Start(s) = t;
+            if (end > ends[s])
+            {
+                ends[s] = end;
+                var following = next[s];
+                while (following >= 0 && _table.Start(following) < ends[s])
+                {
+                    foreach (var st in _states) st.Merge(s, following);
+                    if (ends[following] > ends[s]) ends[s] = ends[following];
+                    next[s] = next[following];
+                    _forward.P[following] = s;
+                    if (_mergedCount == _merged.Length) System.Array.Resize(ref _merged, _merged.Length * 2);
+                    _merged[_mergedCount++] = following;
+                    following = next[s];
+                }
+            }
+            return s;
+        }
+        if (end <= limit) return -1;
+        var created = _table.AddLike(head, t);
+        StartSession(created, end);
+        next[created] = s;
+        if (prev >= 0) next[prev] = created;
+        else _table.ReplaceSlot(head, created);
+        return created;
+    }
+
+    private void StartSession(int g, long end)
+    {
+        InitGroup(g);
+        _end.P[g] = end;
+        _timers.Push(end, g, _table.Generation(g));
+    }
+
+    /// <summary>Takes session <paramref name="g"/> out of its key's chain (and the hash table when it was the first).</summary>
+    private void UnlinkSession(int g)
+    {
+        var head = _table.FindSameKey(g);
+        if (head == g)
+        {
+            var following = _next.P[g];
+            if (following >= 0) _table.ReplaceSlot(g, following);
+            else _table.RemoveSlot(g);
+            return;
+        }
+        var p = head;
+        while (_next.P[p] != g) p = _next.P[p];
+        _next.P[p] = _next.P[g];
+    }
+
+    private void FreeGroup(int g)
+    {
+        foreach (var s in _states) s.Free(g);
+        _table.Free(g);
+    }
+
+    // ---- emission -------------------------------------------------------------------------------------
+
+    private bool HasClosed(long limit) => _window.Kind switch
+    {
+        WindowKind.Tumble or WindowKind.Hop => _windowStarts.Count > 0 && SatAdd(_windowStarts.Min, _size) <= limit,
+        WindowKind.Session => _timers.Count > 0 && _timers.MinKey <= limit,
+        _ => false,
+    };
+
+    private ValueTask EmitClosedAsync(long limit, IOutput output, CancellationToken ct)
+    {
+        _builder ??= new BatchBuilder(OutputSchema, EmitRows);
+        return WindowEmission.DrainAsync(this, limit, output, ct);
+    }
+
+    internal BatchBuilder Builder => _builder!;
+
+    /// <summary>Appends closed groups (freeing them) until a batch is full; false when none is left.</summary>
+    internal bool FillClosed(long limit)
+    {
+        var b = _builder!;
+        while (b.Length < EmitRows)
+        {
+            if (_emitCursor >= 0)
+            {
+                var g = _emitCursor;
+                _emitCursor = _next.P[g];
+                EmitGroup(b, g);
+                _table.RemoveSlot(g);
+                FreeGroup(g);
+                continue;
+            }
+            switch (_window.Kind)
+            {
+                case WindowKind.Tumble or WindowKind.Hop:
+                {
+                    if (_windowStarts.Count == 0) return false;
+                    var ws = _windowStarts.Min;
+                    if (SatAdd(ws, _size) > limit) return false;
+                    var chain = _chains[ws];
+                    _chains.Remove(ws);
+                    _windowStarts.Remove(ws);
+                    if (ReferenceEquals(_lastChain, chain)) _lastChain = null;
+                    _emitCursor = chain.Head;
+                    break;
+                }
+                case WindowKind.Session:
+                {
+                    if (_timers.Count == 0 || _timers.MinKey > limit) return false;
+                    _timers.Pop(out var key, out var g, out var generation);
+                    if (!_table.IsAlive(g) || _table.Generation(g) != generation) break;
+                    if (_end.P[g] > key)
+                    {
+                        _timers.Push(_end.P[g], g, generation);
+                        break;
+                    }
+                    UnlinkSession(g);
+                    EmitGroup(b, g);
+                    FreeGroup(g);
+                    break;
+                }
+                default:
+                {
+                    while (_scanCursor < _table.High && !_table.IsAlive(_scanCursor)) _scanCursor++;
+                    if (_scanCursor >= _table.High) return false;
+                    var g = _scanCursor++;
+                    EmitGroup(b, g);
+                    _table.RemoveSlot(g);
+                    FreeGroup(g);
+                    break;
+                }
+            }
+        }
+        return true;
+    }
+
+    private long WindowEnd(int g) => _window.Kind == WindowKind.Session ? _end.P[g] : SatAdd(_table.Start(g), _size);
+
+    /// <summary>Appends the result row of group <paramref name="g"/>, or dead-letters the group when a sum overflowed.</summary>
+    private void EmitGroup(BatchBuilder b, int g)
+    {
+        foreach (var o in _outputs)
+        {
+            if (o.Spec.Function == AggregateFunction.Sum && o.SumInt != null && o.SumInt.Overflows(g))
+            {
+                DeadLetterGroup(g, o);
+                return;
+            }
+        }
+        _table.AppendKey(b, 0, g);
+        var c = _keys.Length;
+        if (_windowed)
+        {
+            b[c++].AppendInt64(_table.Start(g));
+            b[c++].AppendInt64(WindowEnd(g));
+        }
+        foreach (var o in _outputs) AppendAggregate(b[c++], o, g);
+    }
+
+    private void AppendAggregate(ColumnBuilder col, Output o, int g)
+    {
+        switch (o.Spec.Function)
+        {
+            case AggregateFunction.CountStar or AggregateFunction.Count:
+                col.AppendInt64(o.Count![g]);
+                return;
+            case AggregateFunction.CountDistinct:
+                col.AppendInt64(o.Distinct!.Count(g));
+                return;
+            case AggregateFunction.ApproxCountDistinct:
+                col.AppendInt64(o.Hll!.Estimate(g));
+                return;
+        }
+        if (o.MinMaxString != null)
+        {
+            var id = o.MinMaxString[g];
+            if (id < 0) col.AppendNull();
+            else col.AppendUtf8(_strings.Get(id));
+            return;
+        }
+        var count = o.Count![g];
+        if (count == 0)
+        {
+            col.AppendNull();
+            return;
+        }
+        switch (o.Spec.Function)
+        {
+            case AggregateFunction.Sum when o.SumInt != null: col.AppendInt64(o.SumInt.Value(g)); break;
+            case AggregateFunction.Sum: col.AppendDouble(o.SumFloat![g]); break;
+            case AggregateFunction.Avg when o.SumInt != null: col.AppendDouble((double)o.SumInt.Exact(g) / count); break;
+            case AggregateFunction.Avg: col.AppendDouble(o.SumFloat![g] / count); break;
+            default: o.MinMax!.Append(col, g); break;
+        }
+    }
+
+    // ---- dead letters ---------------------------------------------------------------------------------
+
+    private enum ProblemKind : byte
+    {
+        NullTime,
+        Late,
+    }
+
+    private record struct Problem(int Row, ProblemKind Kind, long Time, int LateWindows, int Windows);
+
+    private void AddProblem(int row, ProblemKind kind, long time, int lateWindows, int windows)
+    {
+        if (_problemCount == _problems.Length) System.Array.Resize(ref _problems, _problems.Length * 2);
+        _problems[_problemCount++] = new Problem(row, kind, time, lateWindows, windows);
+    }
+
+    private OperatorContext Context => _ctx ?? throw new InvalidOperationException("window_aggregate: OpenAsync was not called");
+
+    private void ReportProblems(Batch batch)
+    {
+        if (_problemCount == 0) return;
+        var ctx = Context;
+        long late = 0;
+        for (var i = 0; i < _problemCount; i++)
+        {
+            var p = _problems[i];
+            string error;
+            if (p.Kind == ProblemKind.NullTime)
+            {
+                error = $"the event time column '{_input.FieldsList[_window.TimeColumn].Name}' is NULL";
+            }
+            else
+            {
+                late++;
+                error = LateMessage(p);
+            }
+            WriteDeadLetter(ctx, p.Kind == ProblemKind.NullTime ? "null_event_time" : "late", error, FilterProjectOperator.RowJson(batch, p.Row),
+                [new("operator", Name), new("instance", ctx.Task.Index), new("batch_row", p.Row)]);
+        }
+        if (late > 0)
+        {
+            _lateRows += late;
+            ctx.Metrics.LateRows.Add(late, new KeyValuePair<string, object?>("operator", Name));
+        }
+        _problemCount = 0;
+    }
+
+    private string LateMessage(Problem p)
+    {
+        var t = Values.FormatTimestamp(p.Time);
+        var wm = Values.FormatTimestamp(_watermark);
+        var lateness = _window.AllowedLatenessMicros > 0 ? $" + allowed lateness {_window.AllowedLatenessMicros}us" : "";
+        return _window.Kind switch
+        {
+            WindowKind.Tumble =>
+                $"late row: event time {t} is in window [{Values.FormatTimestamp(FloorDiv(p.Time, _size) * _size)}, {Values.FormatTimestamp(FloorDiv(p.Time, _size) * _size + _size)}), already closed by watermark {wm} (window end{lateness} reached)",
+            WindowKind.Hop when p.LateWindows < p.Windows =>
+                $"late row: event time {t} missed {p.LateWindows} of its {p.Windows} HOP windows, already closed by watermark {wm}; it was added to the {p.Windows - p.LateWindows} still open",
+            WindowKind.Hop =>
+                $"late row: all {p.Windows} HOP windows of event time {t} were already closed by watermark {wm}",
+            _ =>
+                $"late row: event time {t} opens no session (none of its key is open within the gap) and its session [{t}, {Values.FormatTimestamp(SatAdd(p.Time, _window.GapMicros))}) already ended by watermark {wm}{lateness}",
+        };
+    }
+
+    private void DeadLetterGroup(int g, Output o)
+    {
+        var ctx = Context;
+        var buf = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buf))
+        {
+            w.WriteStartObject();
+            for (var c = 0; c < _keys.Length; c++)
+            {
+                w.WritePropertyName(_keySchema.FieldsList[c].Name);
+                switch (_table.KeyObject(g, c))
+                {
+                    case null: w.WriteNullValue(); break;
+                    case long l when _keyKinds[c] == ColumnKind.Timestamp: w.WriteStringValue(Values.FormatTimestamp(l)); break;
+                    case long l: w.WriteNumberValue(l); break;
+                    case int i when _keyKinds[c] == ColumnKind.Date: w.WriteStringValue(Values.Format(i, ColumnKind.Date)); break;
+                    case int i: w.WriteNumberValue(i); break;
+                    case double d when double.IsFinite(d): w.WriteNumberValue(d); break;
+                    case double d: w.WriteStringValue(d.ToString(CultureInfo.InvariantCulture)); break;
+                    case bool x: w.WriteBooleanValue(x); break;
+                    case var s: w.WriteStringValue((string)s); break;
+                }
+            }
+            if (_windowed)
+            {
+                w.WriteString("window_start", Values.FormatTimestamp(_table.Start(g)));
+                w.WriteString("window_end", Values.FormatTimestamp(WindowEnd(g)));
+            }
+            w.WriteEndObject();
+        }
+        var raw = buf.WrittenSpan.ToArray();
+        var arg = _input.FieldsList[o.Spec.InputColumn].Name;
+        var position = new List<KeyValuePair<string, object>> { new("operator", Name), new("instance", ctx.Task.Index), new("aggregate", o.Spec.OutputName) };
+        if (_windowed) position.Add(new("window_start", Values.FormatTimestamp(_table.Start(g))));
+        WriteDeadLetter(ctx, "overflow",
+            $"sum({arg}) AS {o.Spec.OutputName} is out of the int64 range ({o.SumInt!.Exact(g).ToString(CultureInfo.InvariantCulture)}) for group {Encoding.UTF8.GetString(raw)}; the group's row is not emitted",
+            raw, position);
+    }
+
+    private void WriteDeadLetter(OperatorContext ctx, string errorClass, string error, byte[] raw, List<KeyValuePair<string, object>> position)
+    {
+        ctx.DeadLetters.Write(new DeadLetter
+        {
+            Source = $"{ctx.Task.Vertex}/{Name}",
+            Position = position,
+            ErrorClass = errorClass,
+            Error = error,
+            Raw = raw,
+        });
+        Interlocked.Increment(ref ctx.Metrics.DeadLetters);
+        ctx.Metrics.DeadLetterCount.Add(1);
+    }
+
+    // ---- checkpoints ----------------------------------------------------------------------------------
+
+    public override ValueTask<byte[]?> SnapshotAsync(long checkpointId, CancellationToken ct)
+    {
+        var order = GroupsInOrder();
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(StateVersion);
+            w.Write(StateShape());
+            w.Write(_watermark);
+            w.Write(_ended);
+            w.Write(order.Count);
+            foreach (var g in order)
+            {
+                for (var c = 0; c < _keys.Length; c++)
+                {
+                    var isNull = _table.IsNull(g, c);
+                    w.Write(isNull);
+                    if (isNull) continue;
+                    if (_keyKinds[c] == ColumnKind.String)
+                    {
+                        var s = _table.KeyString(g, c);
+                        w.Write(s.Length);
+                        w.Write(s);
+                    }
+                    else
+                    {
+                        w.Write(_table.KeyValue(g, c));
+                    }
+                }
+                w.Write(_table.Start(g));
+                w.Write(_window.Kind == WindowKind.Session ? _end.P[g] : 0L);
+            }
+            foreach (var s in _states)
+                foreach (var g in order) s.Write(w, g);
+        }
+        return ValueTask.FromResult<byte[]?>(ms.ToArray());
+    }
+
+    /// <summary>What the state depends on; a checkpoint of another shape is refused.</summary>
+    private string StateShape() =>
+        $"{_window.Kind}|{_window.SizeMicros}|{_window.SlideMicros}|{_window.GapMicros}|{string.Join(',', _keyKinds)}|" +
+        string.Join(',', _aggregates.Select(a => $"{a.Function}:{a.InputColumn}:{a.FilterColumn}"));
+
+    /// <summary>Open groups in emission order (windows by start, then creation order).</summary>
+    private List<int> GroupsInOrder()
+    {
+        var order = new List<int>(_table.Count);
+        if (_window.Kind is WindowKind.Tumble or WindowKind.Hop)
+        {
+            foreach (var ws in _windowStarts)
+                for (var g = _chains[ws].Head; g >= 0; g = _next.P[g]) order.Add(g);
+        }
+        else
+        {
+            for (var g = 0; g < _table.High; g++)
+                if (_table.IsAlive(g)) order.Add(g);
+        }
+        return order;
+    }
+
+    private void Restore(byte[] state)
+    {
+        using var r = new BinaryReader(new MemoryStream(state), Encoding.UTF8);
+        var version = r.ReadByte();
+        if (version != StateVersion) throw new InvalidDataException($"window_aggregate: unknown state version {version}");
+        var shape = r.ReadString();
+        if (shape != StateShape()) throw new InvalidDataException($"window_aggregate: the checkpoint was written by a different aggregation ({shape}), not {StateShape()}");
+        _watermark = r.ReadInt64();
+        _ended = r.ReadBoolean();
+        var count = r.ReadInt32();
+        if (count == 0) return;
+        var starts = new long[count];
+        var ends = new long[count];
+        using var keys = new BatchBuilder(_keySchema, count);
+        for (var i = 0; i < count; i++)
+        {
+            for (var c = 0; c < _keys.Length; c++)
+            {
+                var col = keys[c];
+                if (r.ReadBoolean())
+                {
+                    col.AppendNull();
+                    continue;
+                }
+                switch (_keyKinds[c])
+                {
+                    case ColumnKind.String: col.AppendUtf8(r.ReadBytes(r.ReadInt32())); break;
+                    case ColumnKind.Int32 or ColumnKind.Date: col.AppendInt32((int)r.ReadInt64()); break;
+                    case ColumnKind.Bool: col.AppendBool(r.ReadInt64() != 0); break;
+                    case ColumnKind.Float64: col.AppendDouble(BitConverter.Int64BitsToDouble(r.ReadInt64())); break;
+                    default: col.AppendInt64(r.ReadInt64()); break;
+                }
+            }
+            if (_keys.Length == 0) keys.AppendEmptyRow();
+            starts[i] = r.ReadInt64();
+            ends[i] = r.ReadInt64();
+        }
+        using var batch = keys.Build();
+        for (var c = 0; c < _keys.Length; c++) _keyColumns[c] = batch.Column(c);
+        _table.PrepareKeys(_keyColumns, count);
+        EnsureGroups(_table.High + count);
+        var ids = new int[count];
+        var kh = _table.KeyHashes;
+        for (var i = 0; i < count; i++)
+        {
+            switch (_window.Kind)
+            {
+                case WindowKind.Tumble or WindowKind.Hop:
+                {
+                    var h = GroupTable.WindowHash(kh[i], starts[i]);
+                    if (_table.Find(i, starts[i], h, out var slot) >= 0) throw new InvalidDataException("window_aggregate: a group appears twice in the checkpoint");
+                    ids[i] = _table.Add(i, starts[i], h, slot);
+                    InitGroup(ids[i]);
+                    AppendToWindow(starts[i], ids[i]);
+                    break;
+                }
+                case WindowKind.Session:
+                    ids[i] = RestoreSession(i, kh[i], starts[i], ends[i]);
+                    break;
+                default:
+                {
+                    if (_table.Find(i, 0, kh[i], out var slot) >= 0) throw new InvalidDataException("window_aggregate: a group appears twice in the checkpoint");
+                    ids[i] = _table.Add(i, 0, kh[i], slot);
+                    InitGroup(ids[i]);
+                    break;
+                }
+            }
+        }
+        foreach (var s in _states)
+            foreach (var g in ids) s.Read(r, g);
+    }
+
+    private int RestoreSession(int row, ulong h, long start, long end)
+    {
+        var head = _table.Find(row, 0, h, out var slot);
+        if (head < 0)
+        {
+            var g = _table.Add(row, start, h, slot);
+            StartSession(g, end);
+            return g;
+        }
+        var created = _table.AddLike(head, start);
+        StartSession(created, end);
+        if (start < _table.Start(head))
+        {
+            _next.P[created] = head;
+            _table.ReplaceSlot(head, created);
+            return created;
+        }
+        var p = head;
+        while (_next.P[p] >= 0 && _table.Start(_next.P[p]) < start) p = _next.P[p];
+        _next.P[created] = _next.P[p];
+        _next.P[p] = created;
+        return created;
+    }
+
+    // ---- arithmetic -----------------------------------------------------------------------------------
+
+    private static long FloorDiv(long a, long b)
+    {
+        var q = a / b;
+        return (a % b) < 0 ? q - 1 : q;
+    }
+
+    /// <summary>a + b, saturating at the int64 range (windows near the ends of time stay ordered).</summary>
+    private static long SatAdd(long a, long b)
+    {
+        var r = unchecked(a + b);
+        if (((a ^ r) & (b ^ r)) < 0) return b > 0 ? long.MaxValue : long.MinValue;
+        return r;
+    }
+}
+
+/// <summary>The asynchronous half of emission (await is not allowed in the operator's unsafe context).</summary>
+internal static class WindowEmission
+{
+    public static async ValueTask DrainAsync(WindowAggregateOperator op, long limit, IOutput output, CancellationToken ct)
+    {
+        while (true)
+        {
+            var more = op.FillClosed(limit);
+            var b = op.Builder;
+            if (b.Length > 0 && (!more || b.Length >= WindowAggregateOperator.EmitRows))
+                await output.EmitAsync(b.Build(), ct).ConfigureAwait(false);
+            if (!more) return;
+        }
+    }
+}
