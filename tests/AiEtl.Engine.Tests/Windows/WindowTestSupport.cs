@@ -130,11 +130,11 @@ public static class WindowData
         return values;
     }
 
+    /// <summary>A value as the runtime tests' two-phase sink writes it (the generated strings never read "null").</summary>
     public static string Text(object? v) => v switch
     {
         null => "null",
         double d => d.ToString("R", CultureInfo.InvariantCulture),
-        string s => "'" + s + "'",
         _ => Convert.ToString(v, CultureInfo.InvariantCulture)!,
     };
 
@@ -270,6 +270,7 @@ public static class Reference
     private sealed class Group
     {
         public required object?[] Key { get; init; }
+        public required string KeyText { get; init; }
         public long Start;
         public long End;
         public List<object?[]> Rows { get; } = [];
@@ -280,11 +281,12 @@ public static class Reference
         var steps = new List<List<string>>();
         var late = new List<(int, int)>();
         var nulls = new List<(int, int)>();
-        var open = new List<Group>();
+        // Open groups by key text; a key's list holds its windows (or sessions).
+        var open = new Dictionary<string, List<Group>>();
         var w = long.MinValue;
         var lateness = spec.AllowedLatenessMicros;
         bool Closed(long end) => w != long.MinValue && end + lateness <= w;
-        var noneGroups = new Dictionary<string, Group>();
+        List<Group> Of(string key) => open.TryGetValue(key, out var l) ? l : open[key] = [];
 
         for (var b = 0; b < batches.Count; b++)
         {
@@ -293,11 +295,12 @@ public static class Reference
             {
                 var row = WindowData.Row(rb, r);
                 var key = keys.Select(k => row[k]).ToArray();
-                var keyText = string.Join("|", key.Select(KeyText));
+                var keyText = KeyText(key);
+                var groups = Of(keyText);
                 if (spec.Kind == WindowKind.None)
                 {
-                    if (!noneGroups.TryGetValue(keyText, out var g)) noneGroups[keyText] = g = new Group { Key = key };
-                    g.Rows.Add(row);
+                    if (groups.Count == 0) groups.Add(new Group { Key = key, KeyText = keyText });
+                    groups[0].Rows.Add(row);
                     continue;
                 }
                 if (row[spec.TimeColumn] is not long t)
@@ -308,7 +311,7 @@ public static class Reference
                 if (spec.Kind == WindowKind.Session)
                 {
                     var end = t + spec.GapMicros;
-                    var overlapping = open.Where(s => KeyText(s.Key) == keyText && s.Start < end && t < s.End).ToList();
+                    var overlapping = groups.Where(s => s.Start < end && t < s.End).ToList();
                     if (overlapping.Count == 0)
                     {
                         if (Closed(end))
@@ -316,9 +319,9 @@ public static class Reference
                             late.Add((b, r));
                             continue;
                         }
-                        var s = new Group { Key = key, Start = t, End = end };
+                        var s = new Group { Key = key, KeyText = keyText, Start = t, End = end };
                         s.Rows.Add(row);
-                        open.Add(s);
+                        groups.Add(s);
                         continue;
                     }
                     var merged = overlapping[0];
@@ -327,7 +330,7 @@ public static class Reference
                         merged.Start = Math.Min(merged.Start, other.Start);
                         merged.End = Math.Max(merged.End, other.End);
                         merged.Rows.AddRange(other.Rows);
-                        open.Remove(other);
+                        groups.Remove(other);
                     }
                     merged.Start = Math.Min(merged.Start, t);
                     merged.End = Math.Max(merged.End, end);
@@ -344,28 +347,33 @@ public static class Reference
                         missed++;
                         continue;
                     }
-                    var g = open.FirstOrDefault(x => x.Start == start && KeyText(x.Key) == keyText);
-                    if (g == null) open.Add(g = new Group { Key = key, Start = start, End = start + spec.SizeMicros });
+                    var g = groups.FirstOrDefault(x => x.Start == start);
+                    if (g == null) groups.Add(g = new Group { Key = key, KeyText = keyText, Start = start, End = start + spec.SizeMicros });
                     g.Rows.Add(row);
                 }
                 if (missed > 0) late.Add((b, r));
             }
             if (watermarks[b] > w) w = watermarks[b];
-            var closing = open.Where(g => Closed(g.End)).ToList();
-            foreach (var g in closing) open.Remove(g);
+            var closing = new List<Group>();
+            if (w != long.MinValue && spec.Kind != WindowKind.None)
+            {
+                foreach (var list in open.Values)
+                {
+                    closing.AddRange(list.Where(g => Closed(g.End)));
+                    list.RemoveAll(g => Closed(g.End));
+                }
+            }
             steps.Add([.. closing.Select(g => Text(g, spec, aggs)).OfType<string>()]);
         }
-        var rest = spec.Kind == WindowKind.None ? noneGroups.Values.ToList() : open;
-        if (spec.Kind == WindowKind.None && keys.Count == 0 && rest.Count == 0) rest.Add(new Group { Key = [] });
+        var rest = open.Values.SelectMany(l => l).ToList();
+        if (spec.Kind == WindowKind.None && keys.Count == 0 && rest.Count == 0) rest.Add(new Group { Key = [], KeyText = "" });
         steps.Add([.. rest.Select(g => Text(g, spec, aggs)).OfType<string>()]);
         return new RunResult { Steps = steps, Late = late, NullTime = nulls };
     }
 
     private static long FloorDiv(long a, long b) => (long)Math.Floor((decimal)a / b);
 
-    private static string KeyText(object?[] key) => string.Join("|", key.Select(KeyText));
-
-    private static string KeyText(object? v) => v == null ? "\u0001null" : WindowData.Text(v);
+    private static string KeyText(object?[] key) => string.Join("\u0002", key.Select(v => v == null ? "\u0001null" : v is string s ? "s" + s : WindowData.Text(v)));
 
     /// <summary>The output row of a group, or null when an int64 sum overflows (the group is dead-lettered).</summary>
     private static string? Text(Group g, WindowSpec spec, IReadOnlyList<AggregateSpec> aggs)
