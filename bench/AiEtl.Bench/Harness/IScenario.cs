@@ -17,6 +17,7 @@ public static class ScenarioRegistry
     public static IReadOnlyList<IScenario> All { get; } =
     [
         new CoreScenario(),
+        new WindowAggScenario(),
     ];
 
     public static IScenario? Find(string name) =>

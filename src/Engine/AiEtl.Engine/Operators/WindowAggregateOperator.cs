@@ -7,6 +7,7 @@ using AiEtl.Engine.Expressions;
 using AiEtl.Engine.Kernels;
 using AiEtl.Engine.Operators.Aggregation;
 using AiEtl.Engine.Runtime;
+using System.Runtime.Intrinsics.X86;
 using Apache.Arrow;
 
 namespace AiEtl.Engine.Operators;
@@ -100,18 +101,19 @@ public sealed unsafe class WindowAggregateOperator : Operator
     private readonly int _windowsPerRow;
     private readonly bool _windowed;
     private readonly StringPool _strings = new();
-    private readonly GroupTable _table;
+    private readonly GroupStore _store;
+    // Plain GROUP BY and SESSION: one index over all groups (SESSION: to the first open session of a key).
+    private HashIndex _index = new(16);
     private readonly List<InputView> _views = [];
     private readonly List<AggState> _states = [];
     private readonly Dictionary<(string, int, int, bool), AggState> _stateIndex = [];
     private readonly Output[] _outputs;
     private readonly IArrowArray[] _keyColumns;
 
-    // Open windows (TUMBLE/HOP): groups of one window are chained through _next in creation order.
+    // Open windows (TUMBLE/HOP): each has its own index; its groups are chained through _next in creation order.
     private readonly SortedSet<long> _windowStarts = [];
-    private readonly Dictionary<long, Chain> _chains = [];
-    private Chain? _lastChain;
-    private long _lastChainStart;
+    private readonly Dictionary<long, OpenWindow> _windows = [];
+    private int _lastWindowGroups = 1024;
 
     // Per-group arrays kept by the operator itself.
     private readonly NativeArray<int> _next = new(1024);
@@ -197,7 +199,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
                 throw new ArgumentException($"window_aggregate: time column '{fields[t].Name}' must be a timestamp (or int64 microseconds), not {fields[t].DataType.Name}");
         }
 
-        _table = new GroupTable(_keyKinds, windowInKey: window.Kind is WindowKind.Tumble or WindowKind.Hop, _strings);
+        _store = new GroupStore(_keyKinds, _strings);
         _outputs = new Output[_aggregates.Length];
         var outFields = new List<Field>(_keySchema.FieldsList);
         if (_windowed)
@@ -219,7 +221,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
     public override bool IsStateful => true;
 
     /// <summary>Groups (key × window) currently held.</summary>
-    public int OpenGroups => _table.Count;
+    public int OpenGroups => _store.Count;
 
     /// <summary>Rows this instance reported as late.</summary>
     public long LateRows => _lateRows;
@@ -228,7 +230,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
     public long Watermark => _watermark;
 
     /// <summary>Approximate bytes of state held (group table, strings, fixed-width aggregate arrays).</summary>
-    public long StateBytes => _table.Bytes + _strings.Bytes + (_next.Bytes + _end.Bytes + _forward.Bytes) + _states.Count * (long)_groupCapacity * 16;
+    public long StateBytes => _store.Bytes + _index.Bytes + _windows.Values.Sum(w => w.Index.Bytes) + _strings.Bytes + _next.Bytes + _end.Bytes + _forward.Bytes + _states.Count * (long)_groupCapacity * 16;
 
     public override string Describe()
     {
@@ -362,7 +364,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
     {
         if (needed <= _groupCapacity) return;
         var cap = Math.Max(needed, _groupCapacity * 2);
-        _table.EnsureCapacity(cap);
+        _store.EnsureCapacity(cap);
         foreach (var s in _states) s.EnsureCapacity(cap);
         _next.EnsureCapacity(cap);
         _end.EnsureCapacity(cap);
@@ -414,14 +416,11 @@ public sealed unsafe class WindowAggregateOperator : Operator
     public override ValueTask OnEndOfInputAsync(IOutput output, CancellationToken ct)
     {
         _ended = true;
-        if (!_windowed && _keys.Length == 0 && _table.Count == 0)
+        if (!_windowed && _keys.Length == 0 && _store.Count == 0)
         {
             // A global aggregate over no rows still has one row (count 0, the rest NULL), as in SQL.
-            _table.PrepareKeys(_keyColumns, 1);
-            var h = _table.KeyHashes[0];
-            _table.Find(0, 0, h, out var slot);
-            var g = _table.Add(0, 0, h, slot);
-            InitGroup(g);
+            _store.PrepareKeys(_keyColumns, 1);
+            FindOrAdd(_index, 0, _store.KeyHashes[0], 0, out _);
         }
         _scanCursor = 0;
         return EmitClosedAsync(long.MaxValue, output, ct);
@@ -433,7 +432,10 @@ public sealed unsafe class WindowAggregateOperator : Operator
         _closed = true;
         foreach (var s in _states) s.Dispose();
         foreach (var v in _views) v.Dispose();
-        _table.Dispose();
+        _store.Dispose();
+        _index.Dispose();
+        foreach (var w in _windows.Values) w.Index.Dispose();
+        _windows.Clear();
         _next.Dispose();
         _end.Dispose();
         _forward.Dispose();
@@ -462,7 +464,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
         _pairRows.EnsureCapacity(n);
         var pr = _pairRows.P;
         for (var r = 0; r < n; r++) pr[r] = r;
-        _table.PrepareKeys(KeyColumns(batch), n);
+        _store.PrepareKeys(KeyColumns(batch), n);
         Assign(n);
         Update(batch, n);
     }
@@ -514,34 +516,41 @@ public sealed unsafe class WindowAggregateOperator : Operator
         else
         {
             var slide = _slide;
-            for (var r = 0; r < n; r++)
+            // Window-major: pass o takes every row's o-th latest window, so consecutive pairs share a window.
+            for (var o = 0; o < _windowsPerRow; o++)
             {
-                if (nulls && !Gather.IsValid(bits, off, r))
+                for (var r = 0; r < n; r++)
                 {
-                    AddProblem(r, ProblemKind.NullTime, 0, 0, 0);
-                    continue;
-                }
-                var t = times[r];
-                var last = FloorDiv(t, slide);
-                var first = FloorDiv(SatAdd(t, -size), slide) + 1;
-                var late = 0;
-                for (var k = first; k <= last; k++)
-                {
-                    var ws = k * slide;
-                    if (SatAdd(ws, size) <= limit)
+                    if (nulls && !Gather.IsValid(bits, off, r))
                     {
-                        late++;
+                        if (o == 0) AddProblem(r, ProblemKind.NullTime, 0, 0, 0);
                         continue;
                     }
+                    var t = times[r];
+                    var ws = (FloorDiv(t, slide) - o) * slide;
+                    if (SatAdd(ws, size) <= t) continue; // fewer windows for this row
+                    if (SatAdd(ws, size) <= limit) continue;
                     pr[m] = r;
                     pw[m] = ws;
                     m++;
                 }
-                if (late > 0) AddProblem(r, ProblemKind.Late, t, late, (int)(last - first + 1));
+            }
+            if (limit != long.MinValue)
+            {
+                for (var r = 0; r < n; r++)
+                {
+                    if (nulls && !Gather.IsValid(bits, off, r)) continue;
+                    var t = times[r];
+                    var last = FloorDiv(t, slide);
+                    var first = FloorDiv(SatAdd(t, -size), slide) + 1;
+                    var late = 0;
+                    for (var k = first; k <= last && SatAdd(k * slide, size) <= limit; k++) late++;
+                    if (late > 0) AddProblem(r, ProblemKind.Late, t, late, (int)(last - first + 1));
+                }
             }
         }
         ReportProblems(batch);
-        _table.PrepareKeys(KeyColumns(batch), n);
+        _store.PrepareKeys(KeyColumns(batch), n);
         Assign(m);
         Update(batch, m);
     }
@@ -549,44 +558,117 @@ public sealed unsafe class WindowAggregateOperator : Operator
     /// <summary>Finds or creates the group of every (row, window) pair.</summary>
     private void Assign(int m)
     {
-        EnsureGroups(_table.High + Math.Max(0, m - _table.FreeIds));
+        EnsureGroups(_store.High + Math.Max(0, m - _store.FreeIds));
         _pairGroups.EnsureCapacity(m);
         var pr = _pairRows.P;
-        var pw = _pairStarts.P;
         var pg = _pairGroups.P;
-        var kh = _table.KeyHashes;
-        var table = _table;
-        if (_windowed)
+        var kh = _store.KeyHashes;
+        if (!_windowed)
         {
-            for (var j = 0; j < m; j++)
-            {
-                var r = pr[j];
-                var ws = pw[j];
-                var h = GroupTable.WindowHash(kh[r], ws);
-                var g = table.Find(r, ws, h, out var slot);
-                if (g < 0)
-                {
-                    g = table.Add(r, ws, h, slot);
-                    InitGroup(g);
-                    AppendToWindow(ws, g);
-                }
-                pg[j] = g;
-            }
+            for (var j = 0; j < m; j++) pg[j] = FindOrAdd(_index, pr[j], kh[pr[j]], 0, out _);
+            return;
         }
-        else
+        var pw = _pairStarts.P;
+        var store = _store;
+        OpenWindow? w = null;
+        var ws = 0L;
+        ulong* slots = null;
+        var mask = 0;
+        var shift = 0;
+        const int Ahead = 16;
+        for (var j = 0; j < m; j++)
         {
-            for (var j = 0; j < m; j++)
+            var r = pr[j];
+            var h = kh[r];
+            if (w == null || pw[j] != ws)
             {
-                var r = pr[j];
-                var h = kh[r];
-                var g = table.Find(r, 0, h, out var slot);
-                if (g < 0)
-                {
-                    g = table.Add(r, 0, h, slot);
-                    InitGroup(g);
-                }
-                pg[j] = g;
+                ws = pw[j];
+                w = Window(ws);
+                slots = w.Index.Slots;
+                mask = w.Index.Mask;
+                shift = w.Index.Shift;
             }
+            if (Sse.IsSupported && j + Ahead < m && pw[j + Ahead] == ws)
+            {
+                // The probes are independent: fetch the slot Ahead pairs on and, from the slot fetched
+                // Ahead/2 pairs ago, its group's key record, so misses overlap instead of queueing.
+                Sse.Prefetch0(slots + (int)(kh[pr[j + Ahead]] >> shift));
+                var s1 = slots[(int)(kh[pr[j + Ahead / 2]] >> shift)];
+                if (s1 != 0) Sse.Prefetch0(store.Records + (long)HashIndex.GroupOf(s1) * store.Stride);
+            }
+            var i = (int)(h >> shift);
+            var tag = HashIndex.Tag(h);
+            int g;
+            while (true)
+            {
+                var s = slots[i];
+                if (s == 0)
+                {
+                    g = store.New(r, h, ws);
+                    InitGroup(g);
+                    w.Append(g, _next.P);
+                    w.Index.Insert(h, g, i);
+                    slots = w.Index.Slots;
+                    mask = w.Index.Mask;
+                    shift = w.Index.Shift;
+                    break;
+                }
+                if (HashIndex.Tag(s) == tag && store.Matches(g = HashIndex.GroupOf(s), r)) break;
+                i = (i + 1) & mask;
+            }
+            pg[j] = g;
+        }
+    }
+
+    /// <summary>The group of prepared row <paramref name="r"/> in <paramref name="index"/>, or -1 with the empty slot where it goes.</summary>
+    private int Find(HashIndex index, int r, ulong h, out int slot)
+    {
+        var slots = index.Slots;
+        var mask = index.Mask;
+        var i = (int)(h >> index.Shift);
+        var tag = HashIndex.Tag(h);
+        while (true)
+        {
+            var s = slots[i];
+            if (s == 0)
+            {
+                slot = i;
+                return -1;
+            }
+            if (HashIndex.Tag(s) == tag && _store.Matches(HashIndex.GroupOf(s), r))
+            {
+                slot = i;
+                return HashIndex.GroupOf(s);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    private int FindOrAdd(HashIndex index, int r, ulong h, long start, out bool created)
+    {
+        var g = Find(index, r, h, out var slot);
+        created = g < 0;
+        if (!created) return g;
+        g = _store.New(r, h, start);
+        InitGroup(g);
+        index.Insert(h, g, slot);
+        return g;
+    }
+
+    /// <summary>The slot of <paramref name="index"/> holding a group with the key of group <paramref name="g"/>.</summary>
+    private int SlotOfSameKey(HashIndex index, int g)
+    {
+        var h = _store.HashOf(g);
+        var slots = index.Slots;
+        var mask = index.Mask;
+        var i = (int)(h >> index.Shift);
+        var tag = HashIndex.Tag(h);
+        while (true)
+        {
+            var s = slots[i];
+            if (s == 0) return -1;
+            if (HashIndex.Tag(s) == tag && _store.SameKey(HashIndex.GroupOf(s), g)) return i;
+            i = (i + 1) & mask;
         }
     }
 
@@ -604,29 +686,29 @@ public sealed unsafe class WindowAggregateOperator : Operator
         foreach (var s in _states) s.Update(args);
     }
 
-    private sealed class Chain
+    /// <summary>An open TUMBLE/HOP window: its index and its groups in creation order.</summary>
+    private sealed class OpenWindow(int expected)
     {
+        public readonly HashIndex Index = new(expected);
         public int Head = -1;
         public int Tail = -1;
+
+        public void Append(int g, int* next)
+        {
+            next[g] = -1;
+            if (Tail >= 0) next[Tail] = g;
+            else Head = g;
+            Tail = g;
+        }
     }
 
-    private void AppendToWindow(long ws, int g)
+    private OpenWindow Window(long ws)
     {
-        var c = _lastChain;
-        if (c == null || _lastChainStart != ws)
-        {
-            if (!_chains.TryGetValue(ws, out c))
-            {
-                c = new Chain();
-                _chains.Add(ws, c);
-                _windowStarts.Add(ws);
-            }
-            _lastChain = c;
-            _lastChainStart = ws;
-        }
-        if (c.Tail >= 0) _next.P[c.Tail] = g;
-        else c.Head = g;
-        c.Tail = g;
+        if (_windows.TryGetValue(ws, out var w)) return w;
+        w = new OpenWindow(_lastWindowGroups);
+        _windows.Add(ws, w);
+        _windowStarts.Add(ws);
+        return w;
     }
 
     // ---- sessions -------------------------------------------------------------------------------------
@@ -640,14 +722,14 @@ public sealed unsafe class WindowAggregateOperator : Operator
         var off = tcol.Data.Offset;
         var nulls = tcol.NullCount > 0;
         _problemCount = 0;
-        _table.PrepareKeys(KeyColumns(batch), n);
+        _store.PrepareKeys(KeyColumns(batch), n);
         // At most one new session per row.
-        EnsureGroups(_table.High + Math.Max(0, n - _table.FreeIds));
+        EnsureGroups(_store.High + Math.Max(0, n - _store.FreeIds));
         _pairRows.EnsureCapacity(n);
         _pairGroups.EnsureCapacity(n);
         var pr = _pairRows.P;
         var pg = _pairGroups.P;
-        var kh = _table.KeyHashes;
+        var kh = _store.KeyHashes;
         var limit = CloseLimit();
         var m = 0;
         for (var r = 0; r < n; r++)
@@ -701,11 +783,12 @@ public sealed unsafe class WindowAggregateOperator : Operator
         var end = SatAdd(t, _window.GapMicros);
         var next = _next.P;
         var ends = _end.P;
-        var head = _table.Find(r, 0, h, out var slot);
+        var head = Find(_index, r, h, out var slot);
         if (head < 0)
         {
             if (end <= limit) return -1;
-            var g = _table.Add(r, t, h, slot);
+            var g = _store.New(r, h, t);
+            _index.Insert(h, g, slot);
             StartSession(g, end);
             return g;
         }
@@ -716,14 +799,14 @@ public sealed unsafe class WindowAggregateOperator : Operator
             prev = s;
             s = next[s];
         }
-        if (s >= 0 && _table.Start(s) < end)
+        if (s >= 0 && _store.Start(s) < end)
         {
-            if (t < _table.Start(s)) _table.Start(s) = t;
+            if (t < _store.Start(s)) _store.Start(s) = t;
             if (end > ends[s])
             {
                 ends[s] = end;
                 var following = next[s];
-                while (following >= 0 && _table.Start(following) < ends[s])
+                while (following >= 0 && _store.Start(following) < ends[s])
                 {
                     foreach (var st in _states) st.Merge(s, following);
                     if (ends[following] > ends[s]) ends[s] = ends[following];
@@ -737,11 +820,11 @@ public sealed unsafe class WindowAggregateOperator : Operator
             return s;
         }
         if (end <= limit) return -1;
-        var created = _table.AddLike(head, t);
+        var created = _store.NewLike(head, t);
         StartSession(created, end);
         next[created] = s;
         if (prev >= 0) next[prev] = created;
-        else _table.ReplaceSlot(head, created);
+        else _index.Replace(slot, created);
         return created;
     }
 
@@ -749,18 +832,19 @@ public sealed unsafe class WindowAggregateOperator : Operator
     {
         InitGroup(g);
         _end.P[g] = end;
-        _timers.Push(end, g, _table.Generation(g));
+        _timers.Push(end, g, _store.Generation(g));
     }
 
     /// <summary>Takes session <paramref name="g"/> out of its key's chain (and the hash table when it was the first).</summary>
     private void UnlinkSession(int g)
     {
-        var head = _table.FindSameKey(g);
+        var slot = SlotOfSameKey(_index, g);
+        var head = HashIndex.GroupOf(_index.Slots[slot]);
         if (head == g)
         {
             var following = _next.P[g];
-            if (following >= 0) _table.ReplaceSlot(g, following);
-            else _table.RemoveSlot(g);
+            if (following >= 0) _index.Replace(slot, following);
+            else _index.RemoveAt(slot);
             return;
         }
         var p = head;
@@ -771,7 +855,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
     private void FreeGroup(int g)
     {
         foreach (var s in _states) s.Free(g);
-        _table.Free(g);
+        _store.Free(g);
     }
 
     // ---- emission -------------------------------------------------------------------------------------
@@ -802,7 +886,6 @@ public sealed unsafe class WindowAggregateOperator : Operator
                 var g = _emitCursor;
                 _emitCursor = _next.P[g];
                 EmitGroup(b, g);
-                _table.RemoveSlot(g);
                 FreeGroup(g);
                 continue;
             }
@@ -813,18 +896,20 @@ public sealed unsafe class WindowAggregateOperator : Operator
                     if (_windowStarts.Count == 0) return false;
                     var ws = _windowStarts.Min;
                     if (SatAdd(ws, _size) > limit) return false;
-                    var chain = _chains[ws];
-                    _chains.Remove(ws);
+                    var w = _windows[ws];
+                    _windows.Remove(ws);
                     _windowStarts.Remove(ws);
-                    if (ReferenceEquals(_lastChain, chain)) _lastChain = null;
-                    _emitCursor = chain.Head;
+                    // The whole index goes at once; the next window starts at this one's size.
+                    _lastWindowGroups = Math.Max(16, w.Index.Count);
+                    w.Index.Dispose();
+                    _emitCursor = w.Head;
                     break;
                 }
                 case WindowKind.Session:
                 {
                     if (_timers.Count == 0 || _timers.MinKey > limit) return false;
                     _timers.Pop(out var key, out var g, out var generation);
-                    if (!_table.IsAlive(g) || _table.Generation(g) != generation) break;
+                    if (!_store.IsAlive(g) || _store.Generation(g) != generation) break;
                     if (_end.P[g] > key)
                     {
                         _timers.Push(_end.P[g], g, generation);
@@ -837,11 +922,18 @@ public sealed unsafe class WindowAggregateOperator : Operator
                 }
                 default:
                 {
-                    while (_scanCursor < _table.High && !_table.IsAlive(_scanCursor)) _scanCursor++;
-                    if (_scanCursor >= _table.High) return false;
+                    while (_scanCursor < _store.High && !_store.IsAlive(_scanCursor)) _scanCursor++;
+                    if (_scanCursor >= _store.High)
+                    {
+                        if (_index.Count > 0)
+                        {
+                            _index.Dispose();
+                            _index = new HashIndex(16);
+                        }
+                        return false;
+                    }
                     var g = _scanCursor++;
                     EmitGroup(b, g);
-                    _table.RemoveSlot(g);
                     FreeGroup(g);
                     break;
                 }
@@ -850,7 +942,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
         return true;
     }
 
-    private long WindowEnd(int g) => _window.Kind == WindowKind.Session ? _end.P[g] : SatAdd(_table.Start(g), _size);
+    private long WindowEnd(int g) => _window.Kind == WindowKind.Session ? _end.P[g] : SatAdd(_store.Start(g), _size);
 
     /// <summary>Appends the result row of group <paramref name="g"/>, or dead-letters the group when a sum overflowed.</summary>
     private void EmitGroup(BatchBuilder b, int g)
@@ -863,11 +955,11 @@ public sealed unsafe class WindowAggregateOperator : Operator
                 return;
             }
         }
-        _table.AppendKey(b, 0, g);
+        _store.AppendKey(b, 0, g);
         var c = _keys.Length;
         if (_windowed)
         {
-            b[c++].AppendInt64(_table.Start(g));
+            b[c++].AppendInt64(_store.Start(g));
             b[c++].AppendInt64(WindowEnd(g));
         }
         foreach (var o in _outputs) AppendAggregate(b[c++], o, g);
@@ -985,7 +1077,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
             for (var c = 0; c < _keys.Length; c++)
             {
                 w.WritePropertyName(_keySchema.FieldsList[c].Name);
-                switch (_table.KeyObject(g, c))
+                switch (_store.KeyObject(g, c))
                 {
                     case null: w.WriteNullValue(); break;
                     case long l when _keyKinds[c] == ColumnKind.Timestamp: w.WriteStringValue(Values.FormatTimestamp(l)); break;
@@ -1000,7 +1092,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
             }
             if (_windowed)
             {
-                w.WriteString("window_start", Values.FormatTimestamp(_table.Start(g)));
+                w.WriteString("window_start", Values.FormatTimestamp(_store.Start(g)));
                 w.WriteString("window_end", Values.FormatTimestamp(WindowEnd(g)));
             }
             w.WriteEndObject();
@@ -1008,7 +1100,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
         var raw = buf.WrittenSpan.ToArray();
         var arg = _input.FieldsList[o.Spec.InputColumn].Name;
         var position = new List<KeyValuePair<string, object>> { new("operator", Name), new("instance", ctx.Task.Index), new("aggregate", o.Spec.OutputName) };
-        if (_windowed) position.Add(new("window_start", Values.FormatTimestamp(_table.Start(g))));
+        if (_windowed) position.Add(new("window_start", Values.FormatTimestamp(_store.Start(g))));
         WriteDeadLetter(ctx, "overflow",
             $"sum({arg}) AS {o.Spec.OutputName} is out of the int64 range ({o.SumInt!.Exact(g).ToString(CultureInfo.InvariantCulture)}) for group {Encoding.UTF8.GetString(raw)}; the group's row is not emitted",
             raw, position);
@@ -1045,21 +1137,21 @@ public sealed unsafe class WindowAggregateOperator : Operator
             {
                 for (var c = 0; c < _keys.Length; c++)
                 {
-                    var isNull = _table.IsNull(g, c);
+                    var isNull = _store.IsNull(g, c);
                     w.Write(isNull);
                     if (isNull) continue;
                     if (_keyKinds[c] == ColumnKind.String)
                     {
-                        var s = _table.KeyString(g, c);
+                        var s = _store.KeyString(g, c);
                         w.Write(s.Length);
                         w.Write(s);
                     }
                     else
                     {
-                        w.Write(_table.KeyValue(g, c));
+                        w.Write(_store.KeyValue(g, c));
                     }
                 }
-                w.Write(_table.Start(g));
+                w.Write(_store.Start(g));
                 w.Write(_window.Kind == WindowKind.Session ? _end.P[g] : 0L);
             }
             foreach (var s in _states)
@@ -1076,16 +1168,16 @@ public sealed unsafe class WindowAggregateOperator : Operator
     /// <summary>Open groups in emission order (windows by start, then creation order).</summary>
     private List<int> GroupsInOrder()
     {
-        var order = new List<int>(_table.Count);
+        var order = new List<int>(_store.Count);
         if (_window.Kind is WindowKind.Tumble or WindowKind.Hop)
         {
             foreach (var ws in _windowStarts)
-                for (var g = _chains[ws].Head; g >= 0; g = _next.P[g]) order.Add(g);
+                for (var g = _windows[ws].Head; g >= 0; g = _next.P[g]) order.Add(g);
         }
         else
         {
-            for (var g = 0; g < _table.High; g++)
-                if (_table.IsAlive(g)) order.Add(g);
+            for (var g = 0; g < _store.High; g++)
+                if (_store.IsAlive(g)) order.Add(g);
         }
         return order;
     }
@@ -1129,21 +1221,20 @@ public sealed unsafe class WindowAggregateOperator : Operator
         }
         using var batch = keys.Build();
         for (var c = 0; c < _keys.Length; c++) _keyColumns[c] = batch.Column(c);
-        _table.PrepareKeys(_keyColumns, count);
-        EnsureGroups(_table.High + count);
+        _store.PrepareKeys(_keyColumns, count);
+        EnsureGroups(_store.High + count);
         var ids = new int[count];
-        var kh = _table.KeyHashes;
+        var kh = _store.KeyHashes;
         for (var i = 0; i < count; i++)
         {
             switch (_window.Kind)
             {
                 case WindowKind.Tumble or WindowKind.Hop:
                 {
-                    var h = GroupTable.WindowHash(kh[i], starts[i]);
-                    if (_table.Find(i, starts[i], h, out var slot) >= 0) throw new InvalidDataException("window_aggregate: a group appears twice in the checkpoint");
-                    ids[i] = _table.Add(i, starts[i], h, slot);
-                    InitGroup(ids[i]);
-                    AppendToWindow(starts[i], ids[i]);
+                    var w = Window(starts[i]);
+                    ids[i] = FindOrAdd(w.Index, i, kh[i], starts[i], out var created);
+                    if (!created) throw new InvalidDataException("window_aggregate: a group appears twice in the checkpoint");
+                    w.Append(ids[i], _next.P);
                     break;
                 }
                 case WindowKind.Session:
@@ -1151,9 +1242,8 @@ public sealed unsafe class WindowAggregateOperator : Operator
                     break;
                 default:
                 {
-                    if (_table.Find(i, 0, kh[i], out var slot) >= 0) throw new InvalidDataException("window_aggregate: a group appears twice in the checkpoint");
-                    ids[i] = _table.Add(i, 0, kh[i], slot);
-                    InitGroup(ids[i]);
+                    ids[i] = FindOrAdd(_index, i, kh[i], 0, out var created);
+                    if (!created) throw new InvalidDataException("window_aggregate: a group appears twice in the checkpoint");
                     break;
                 }
             }
@@ -1164,23 +1254,24 @@ public sealed unsafe class WindowAggregateOperator : Operator
 
     private int RestoreSession(int row, ulong h, long start, long end)
     {
-        var head = _table.Find(row, 0, h, out var slot);
+        var head = Find(_index, row, h, out var slot);
         if (head < 0)
         {
-            var g = _table.Add(row, start, h, slot);
+            var g = _store.New(row, h, start);
+            _index.Insert(h, g, slot);
             StartSession(g, end);
             return g;
         }
-        var created = _table.AddLike(head, start);
+        var created = _store.NewLike(head, start);
         StartSession(created, end);
-        if (start < _table.Start(head))
+        if (start < _store.Start(head))
         {
             _next.P[created] = head;
-            _table.ReplaceSlot(head, created);
+            _index.Replace(slot, created);
             return created;
         }
         var p = head;
-        while (_next.P[p] >= 0 && _table.Start(_next.P[p]) < start) p = _next.P[p];
+        while (_next.P[p] >= 0 && _store.Start(_next.P[p]) < start) p = _next.P[p];
         _next.P[created] = _next.P[p];
         _next.P[p] = created;
         return created;
