@@ -135,7 +135,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
 
     private long _watermark = long.MinValue;
     private OperatorContext? _ctx;
-    private BatchBuilder? _builder;
+    private readonly NativeArray<int> _emitIds = new(EmitRows);
     private int _emitCursor = -1;
     private int _scanCursor;
     private bool _ended;
@@ -162,7 +162,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
             if (!ColumnTypes.TryFromArrow(fields[k].DataType, out _keyKinds[i]))
                 throw new ArgumentException($"window_aggregate: key column '{fields[k].Name}' has unsupported type {fields[k].DataType.Name}");
         }
-        _keySchema = new Schema(_keys.Select(k => new Field(fields[k].Name, fields[k].DataType, true)), null);
+        _keySchema = new Schema(_keys.Select((k, i) => ColumnTypes.Field(fields[k].Name, _keyKinds[i])), null);
         _keyColumns = new IArrowArray[_keys.Length];
 
         _windowed = window.Kind != WindowKind.None;
@@ -442,8 +442,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
         _pairRows.Dispose();
         _pairStarts.Dispose();
         _pairGroups.Dispose();
-        _builder?.Dispose();
-        _builder = null;
+        _emitIds.Dispose();
         return default;
     }
 
@@ -867,35 +866,37 @@ public sealed unsafe class WindowAggregateOperator : Operator
         _ => false,
     };
 
-    private ValueTask EmitClosedAsync(long limit, IOutput output, CancellationToken ct)
-    {
-        _builder ??= new BatchBuilder(OutputSchema, EmitRows);
-        return WindowEmission.DrainAsync(this, limit, output, ct);
-    }
+    private ValueTask EmitClosedAsync(long limit, IOutput output, CancellationToken ct) => WindowEmission.DrainAsync(this, limit, output, ct);
 
-    internal BatchBuilder Builder => _builder!;
-
-    /// <summary>Appends closed groups (freeing them) until a batch is full; false when none is left.</summary>
-    internal bool FillClosed(long limit)
+    /// <summary>
+    /// Takes closed groups out of the windows (up to <see cref="EmitRows"/>) into the emission list and
+    /// returns how many; <paramref name="more"/> tells whether closed groups may remain. Groups whose int64
+    /// sum overflowed are dead-lettered and freed here instead.
+    /// </summary>
+    internal int CollectClosed(long limit, out bool more)
     {
-        var b = _builder!;
-        while (b.Length < EmitRows)
+        var ids = _emitIds.P;
+        var n = 0;
+        more = true;
+        while (n < EmitRows)
         {
             if (_emitCursor >= 0)
             {
                 var g = _emitCursor;
                 _emitCursor = _next.P[g];
-                EmitGroup(b, g);
-                FreeGroup(g);
+                if (Take(g)) ids[n++] = g;
                 continue;
             }
             switch (_window.Kind)
             {
                 case WindowKind.Tumble or WindowKind.Hop:
                 {
-                    if (_windowStarts.Count == 0) return false;
+                    if (_windowStarts.Count == 0 || SatAdd(_windowStarts.Min, _size) > limit)
+                    {
+                        more = false;
+                        return n;
+                    }
                     var ws = _windowStarts.Min;
-                    if (SatAdd(ws, _size) > limit) return false;
                     var w = _windows[ws];
                     _windows.Remove(ws);
                     _windowStarts.Remove(ws);
@@ -907,7 +908,11 @@ public sealed unsafe class WindowAggregateOperator : Operator
                 }
                 case WindowKind.Session:
                 {
-                    if (_timers.Count == 0 || _timers.MinKey > limit) return false;
+                    if (_timers.Count == 0 || _timers.MinKey > limit)
+                    {
+                        more = false;
+                        return n;
+                    }
                     _timers.Pop(out var key, out var g, out var generation);
                     if (!_store.IsAlive(g) || _store.Generation(g) != generation) break;
                     if (_end.P[g] > key)
@@ -916,8 +921,7 @@ public sealed unsafe class WindowAggregateOperator : Operator
                         break;
                     }
                     UnlinkSession(g);
-                    EmitGroup(b, g);
-                    FreeGroup(g);
+                    if (Take(g)) ids[n++] = g;
                     break;
                 }
                 default:
@@ -930,76 +934,151 @@ public sealed unsafe class WindowAggregateOperator : Operator
                             _index.Dispose();
                             _index = new HashIndex(16);
                         }
-                        return false;
+                        more = false;
+                        return n;
                     }
                     var g = _scanCursor++;
-                    EmitGroup(b, g);
-                    FreeGroup(g);
+                    if (Take(g)) ids[n++] = g;
                     break;
                 }
             }
         }
-        return true;
+        return n;
     }
 
-    private long WindowEnd(int g) => _window.Kind == WindowKind.Session ? _end.P[g] : SatAdd(_store.Start(g), _size);
-
-    /// <summary>Appends the result row of group <paramref name="g"/>, or dead-letters the group when a sum overflowed.</summary>
-    private void EmitGroup(BatchBuilder b, int g)
+    /// <summary>True when group <paramref name="g"/> has a result row; otherwise it is dead-lettered and freed.</summary>
+    private bool Take(int g)
     {
         foreach (var o in _outputs)
         {
             if (o.Spec.Function == AggregateFunction.Sum && o.SumInt != null && o.SumInt.Overflows(g))
             {
                 DeadLetterGroup(g, o);
-                return;
+                FreeGroup(g);
+                return false;
             }
         }
-        _store.AppendKey(b, 0, g);
-        var c = _keys.Length;
-        if (_windowed)
-        {
-            b[c++].AppendInt64(_store.Start(g));
-            b[c++].AppendInt64(WindowEnd(g));
-        }
-        foreach (var o in _outputs) AppendAggregate(b[c++], o, g);
+        return true;
     }
 
-    private void AppendAggregate(ColumnBuilder col, Output o, int g)
+    /// <summary>The result batch of the <paramref name="n"/> collected groups, column at a time into pooled buffers; frees the groups.</summary>
+    internal Batch BuildResults(int n)
+    {
+        var ids = _emitIds.P;
+        var asm = new BatchAssembler();
+        var cols = new IArrowArray[OutputSchema.FieldsList.Count];
+        var c = 0;
+        for (; c < _keys.Length; c++) cols[c] = _store.GatherKey(c, ids, n, asm);
+        if (_windowed)
+        {
+            var starts = asm.Rent(Math.Max(n * 8, 8));
+            var ends = asm.Rent(Math.Max(n * 8, 8));
+            var s = (long*)starts.Pointer;
+            var e = (long*)ends.Pointer;
+            for (var i = 0; i < n; i++)
+            {
+                s[i] = _store.Start(ids[i]);
+                e[i] = WindowEnd(ids[i]);
+            }
+            cols[c++] = asm.Fixed(ColumnKind.Timestamp, n, starts, null, 0);
+            cols[c++] = asm.Fixed(ColumnKind.Timestamp, n, ends, null, 0);
+        }
+        foreach (var o in _outputs) cols[c++] = GatherAggregate(o, ids, n, asm);
+        for (var i = 0; i < n; i++) FreeGroup(ids[i]);
+        return asm.Build(OutputSchema, cols, n);
+    }
+
+    private long WindowEnd(int g) => _window.Kind == WindowKind.Session ? _end.P[g] : SatAdd(_store.Start(g), _size);
+
+    private IArrowArray GatherAggregate(Output o, int* ids, int n, BatchAssembler asm)
     {
         switch (o.Spec.Function)
         {
-            case AggregateFunction.CountStar or AggregateFunction.Count:
-                col.AppendInt64(o.Count![g]);
-                return;
-            case AggregateFunction.CountDistinct:
-                col.AppendInt64(o.Distinct!.Count(g));
-                return;
-            case AggregateFunction.ApproxCountDistinct:
-                col.AppendInt64(o.Hll!.Estimate(g));
-                return;
+            case AggregateFunction.CountStar or AggregateFunction.Count or AggregateFunction.CountDistinct or AggregateFunction.ApproxCountDistinct:
+            {
+                var values = asm.Rent(Math.Max(n * 8, 8));
+                var v = (long*)values.Pointer;
+                if (o.Count != null) for (var i = 0; i < n; i++) v[i] = o.Count[ids[i]];
+                else if (o.Distinct != null) for (var i = 0; i < n; i++) v[i] = o.Distinct.Count(ids[i]);
+                else for (var i = 0; i < n; i++) v[i] = o.Hll!.Estimate(ids[i]);
+                return asm.Fixed(ColumnKind.Int64, n, values, null, 0);
+            }
         }
+        var validity = asm.Rent((n + 7) / 8 + 8);
+        var vb = validity.Pointer;
+        new Span<byte>(vb, (n + 7) / 8).Clear();
+        var nulls = 0;
         if (o.MinMaxString != null)
         {
-            var id = o.MinMaxString[g];
-            if (id < 0) col.AppendNull();
-            else col.AppendUtf8(_strings.Get(id));
-            return;
+            long total = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var id = o.MinMaxString[ids[i]];
+                if (id < 0) nulls++;
+                else
+                {
+                    vb[i >> 3] |= (byte)(1 << (i & 7));
+                    total += _strings.Get(id).Length;
+                }
+            }
+            if (total > int.MaxValue) throw new InvalidOperationException($"{o.Spec.OutputName}: string column exceeds 2 GiB in one result batch");
+            var offsets = asm.Rent((n + 1) * 4);
+            var bytes = asm.Rent((int)Math.Max(total, 8));
+            var off = (int*)offsets.Pointer;
+            var at = 0;
+            off[0] = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var id = o.MinMaxString[ids[i]];
+                if (id >= 0)
+                {
+                    var src = _strings.Get(id);
+                    src.CopyTo(new Span<byte>(bytes.Pointer + at, src.Length));
+                    at += src.Length;
+                }
+                off[i + 1] = at;
+            }
+            return asm.String(n, offsets, bytes, at, validity, nulls);
         }
-        var count = o.Count![g];
-        if (count == 0)
+        var count = o.Count!;
+        for (var i = 0; i < n; i++)
         {
-            col.AppendNull();
-            return;
+            if (count[ids[i]] == 0) nulls++;
+            else vb[i >> 3] |= (byte)(1 << (i & 7));
         }
+        var kind = o.Kind;
+        var width = kind == ColumnKind.Bool ? 0 : ColumnTypes.FixedWidth(kind);
+        var buffer = asm.Rent(Math.Max(width == 0 ? (n + 7) / 8 + 8 : n * width, 8));
         switch (o.Spec.Function)
         {
-            case AggregateFunction.Sum when o.SumInt != null: col.AppendInt64(o.SumInt.Value(g)); break;
-            case AggregateFunction.Sum: col.AppendDouble(o.SumFloat![g]); break;
-            case AggregateFunction.Avg when o.SumInt != null: col.AppendDouble((double)o.SumInt.Exact(g) / count); break;
-            case AggregateFunction.Avg: col.AppendDouble(o.SumFloat![g] / count); break;
-            default: o.MinMax!.Append(col, g); break;
+            case AggregateFunction.Sum when o.SumInt != null:
+            {
+                var v = (long*)buffer.Pointer;
+                for (var i = 0; i < n; i++) v[i] = o.SumInt.Value(ids[i]);
+                break;
+            }
+            case AggregateFunction.Sum:
+            {
+                var v = (double*)buffer.Pointer;
+                for (var i = 0; i < n; i++) v[i] = o.SumFloat![ids[i]];
+                break;
+            }
+            case AggregateFunction.Avg:
+            {
+                var v = (double*)buffer.Pointer;
+                for (var i = 0; i < n; i++)
+                {
+                    var g = ids[i];
+                    var k = count[g];
+                    v[i] = k == 0 ? 0 : o.SumInt != null ? (double)o.SumInt.Exact(g) / k : o.SumFloat![g] / k;
+                }
+                break;
+            }
+            default:
+                o.MinMax!.GatherValues(ids, n, buffer.Pointer);
+                break;
         }
+        return asm.Fixed(kind, n, buffer, validity, nulls);
     }
 
     // ---- dead letters ---------------------------------------------------------------------------------
@@ -1301,10 +1380,8 @@ internal static class WindowEmission
     {
         while (true)
         {
-            var more = op.FillClosed(limit);
-            var b = op.Builder;
-            if (b.Length > 0 && (!more || b.Length >= WindowAggregateOperator.EmitRows))
-                await output.EmitAsync(b.Build(), ct).ConfigureAwait(false);
+            var n = op.CollectClosed(limit, out var more);
+            if (n > 0) await output.EmitAsync(op.BuildResults(n), ct).ConfigureAwait(false);
             if (!more) return;
         }
     }

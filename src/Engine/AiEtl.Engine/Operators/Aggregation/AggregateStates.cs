@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 using AiEtl.Engine.Columns;
-using AiEtl.Engine.Kernels;
+using Kernels = AiEtl.Engine.Kernels;
 using Apache.Arrow;
 
 namespace AiEtl.Engine.Operators.Aggregation;
@@ -37,7 +37,7 @@ internal sealed unsafe class InputView(int column, int filter) : IDisposable
         {
             var bits = col!.Data.Buffers[0].Span;
             var off = col.Data.Offset;
-            for (var i = 0; i < n; i++) m[i] = Gather.IsValid(bits, off, i) ? (byte)1 : (byte)0;
+            for (var i = 0; i < n; i++) m[i] = Kernels.Gather.IsValid(bits, off, i) ? (byte)1 : (byte)0;
         }
         else
         {
@@ -52,7 +52,7 @@ internal sealed unsafe class InputView(int column, int filter) : IDisposable
             for (var i = 0; i < n; i++)
             {
                 var j = i + off;
-                var on = (values[j >> 3] & (1 << (j & 7))) != 0 && Gather.IsValid(valid, off, i);
+                var on = (values[j >> 3] & (1 << (j & 7))) != 0 && Kernels.Gather.IsValid(valid, off, i);
                 if (!on) m[i] = 0;
             }
         }
@@ -207,11 +207,11 @@ internal sealed unsafe class SumIntState(InputView view, ColumnKind kind) : AggS
         var col = a.Batch.Column(View.Column);
         if (kind == ColumnKind.Int32)
         {
-            fixed (int* v = Gather.Values<int>(col)) Add(v, a);
+            fixed (int* v = Kernels.Gather.Values<int>(col)) Add(v, a);
         }
         else
         {
-            fixed (long* v = Gather.Values<long>(col)) Add(v, a);
+            fixed (long* v = Kernels.Gather.Values<long>(col)) Add(v, a);
         }
     }
 
@@ -281,7 +281,7 @@ internal sealed unsafe class SumFloatState(InputView view) : AggState(view)
         var rows = a.Rows;
         var mask = View.Mask;
         var n = a.Count;
-        fixed (double* v = Gather.Values<double>(a.Batch.Column(View.Column)))
+        fixed (double* v = Kernels.Gather.Values<double>(a.Batch.Column(View.Column)))
         {
             if (mask == null)
             {
@@ -328,13 +328,13 @@ internal sealed unsafe class MinMaxState(InputView view, ColumnKind kind, bool m
         switch (kind)
         {
             case ColumnKind.Int32 or ColumnKind.Date:
-                fixed (int* v = Gather.Values<int>(col)) Loop(v, a);
+                fixed (int* v = Kernels.Gather.Values<int>(col)) Loop(v, a);
                 break;
             case ColumnKind.Int64 or ColumnKind.Timestamp:
-                fixed (long* v = Gather.Values<long>(col)) Loop(v, a);
+                fixed (long* v = Kernels.Gather.Values<long>(col)) Loop(v, a);
                 break;
             case ColumnKind.Float64:
-                fixed (double* v = Gather.Values<double>(col)) Loop(v, a);
+                fixed (double* v = Kernels.Gather.Values<double>(col)) Loop(v, a);
                 break;
             case ColumnKind.Bool:
             {
@@ -386,17 +386,28 @@ internal sealed unsafe class MinMaxState(InputView view, ColumnKind kind, bool m
     public override void Read(BinaryReader r, int g) => _v.P[g] = r.ReadInt64();
     public override void Dispose() => _v.Dispose();
 
-    /// <summary>Appends the value of group <paramref name="g"/> in the column's own type.</summary>
-    public void Append(ColumnBuilder b, int g)
+    /// <summary>Writes the values of groups <c>ids[0..n)</c> in the column's own type (bool: bits) to <paramref name="dst"/>.</summary>
+    public void GatherValues(int* ids, int n, byte* dst)
     {
-        var v = _v.P[g];
+        var cur = _v.P;
         switch (kind)
         {
-            case ColumnKind.Int32 or ColumnKind.Date: b.AppendInt32((int)v); break;
-            case ColumnKind.Int64 or ColumnKind.Timestamp: b.AppendInt64(v); break;
-            case ColumnKind.Float64: b.AppendDouble(FromDoubleOrderKey(v)); break;
-            case ColumnKind.Bool: b.AppendBool(v != 0); break;
-            default: throw new NotSupportedException(kind.ToString());
+            case ColumnKind.Int32 or ColumnKind.Date:
+                for (var i = 0; i < n; i++) ((int*)dst)[i] = (int)cur[ids[i]];
+                break;
+            case ColumnKind.Int64 or ColumnKind.Timestamp:
+                for (var i = 0; i < n; i++) ((long*)dst)[i] = cur[ids[i]];
+                break;
+            case ColumnKind.Float64:
+                for (var i = 0; i < n; i++) ((double*)dst)[i] = FromDoubleOrderKey(cur[ids[i]]);
+                break;
+            case ColumnKind.Bool:
+                new Span<byte>(dst, (n + 7) / 8).Clear();
+                for (var i = 0; i < n; i++)
+                    if (cur[ids[i]] == 1) dst[i >> 3] |= (byte)(1 << (i & 7));
+                break;
+            default:
+                throw new NotSupportedException(kind.ToString());
         }
     }
 }
@@ -525,8 +536,8 @@ internal sealed class DistinctState(InputView view, ColumnKind kind, StringPool 
                 default:
                 {
                     var width = ColumnTypes.FixedWidth(kind);
-                    var ints = width == 4 ? Gather.Values<int>(col) : default;
-                    var longs = width == 8 ? Gather.Values<long>(col) : default;
+                    var ints = width == 4 ? Kernels.Gather.Values<int>(col) : default;
+                    var longs = width == 8 ? Kernels.Gather.Values<long>(col) : default;
                     for (var j = 0; j < a.Count; j++)
                     {
                         var r = rows[j];
@@ -642,8 +653,8 @@ internal sealed class HllState(InputView view, ColumnKind kind) : AggState(view)
                 default:
                 {
                     var width = ColumnTypes.FixedWidth(kind);
-                    var ints = width == 4 ? Gather.Values<int>(col) : default;
-                    var longs = width == 8 ? Gather.Values<long>(col) : default;
+                    var ints = width == 4 ? Kernels.Gather.Values<int>(col) : default;
+                    var longs = width == 8 ? Kernels.Gather.Values<long>(col) : default;
                     for (var j = 0; j < a.Count; j++)
                     {
                         var r = rows[j];

@@ -33,7 +33,7 @@ internal sealed unsafe class GroupStore : IDisposable
     private readonly NativeArray<long> _start = new(1024);
     private readonly NativeArray<byte> _alive = new(1024);
     private readonly NativeArray<int> _generation = new(1024);
-    private int[] _free = new int[64];
+    private readonly NativeArray<int> _free = new(1024);
     private int _freeCount;
 
     // The keys of the batch being processed, row-major (row r: _kv[r * _k + c]).
@@ -263,7 +263,7 @@ internal sealed unsafe class GroupStore : IDisposable
 
     private int NewId()
     {
-        var g = _freeCount > 0 ? _free[--_freeCount] : High++;
+        var g = _freeCount > 0 ? _free.P[--_freeCount] : High++;
         if (g >= _alive.Capacity) throw new InvalidOperationException("group store: capacity not ensured");
         _alive.P[g] = 1;
         Count++;
@@ -279,8 +279,8 @@ internal sealed unsafe class GroupStore : IDisposable
         _alive.P[g] = 0;
         _generation.P[g]++;
         Count--;
-        if (_freeCount == _free.Length) System.Array.Resize(ref _free, _free.Length * 2);
-        _free[_freeCount++] = g;
+        _free.EnsureCapacity(_freeCount + 1);
+        _free.P[_freeCount++] = g;
     }
 
     /// <summary>Whether key column <paramref name="c"/> of group <paramref name="g"/> is NULL.</summary>
@@ -292,25 +292,74 @@ internal sealed unsafe class GroupStore : IDisposable
     /// <summary>The UTF-8 bytes of string key column <paramref name="c"/> of group <paramref name="g"/> (not NULL).</summary>
     public ReadOnlySpan<byte> KeyString(int g, int c) => Strings.Get((int)_rec.P[(long)g * _stride + _idsAt + System.Array.IndexOf(_stringKeys, c)]);
 
-    /// <summary>Appends the key of group <paramref name="g"/> to columns <paramref name="first"/>… of <paramref name="b"/>.</summary>
-    public void AppendKey(BatchBuilder b, int first, int g)
+    /// <summary>Key column <paramref name="c"/> of groups <c>ids[0..n)</c> as an Arrow array in pooled buffers.</summary>
+    public IArrowArray GatherKey(int c, int* ids, int n, BatchAssembler asm)
     {
-        for (var c = 0; c < _k; c++)
+        var kind = _kinds[c];
+        var rec = _rec.P;
+        var stride = _stride;
+        var bit = 1UL << c;
+        var validity = asm.Rent((n + 7) / 8 + 8);
+        var vb = validity.Pointer;
+        new Span<byte>(vb, (n + 7) / 8).Clear();
+        var nulls = 0;
+        for (var i = 0; i < n; i++)
         {
-            var col = b[first + c];
-            if (IsNull(g, c))
+            if (((ulong)rec[(long)ids[i] * stride + _maskAt] & bit) != 0) nulls++;
+            else vb[i >> 3] |= (byte)(1 << (i & 7));
+        }
+        switch (kind)
+        {
+            case ColumnKind.Int64 or ColumnKind.Timestamp or ColumnKind.Float64:
             {
-                col.AppendNull();
-                continue;
+                var values = asm.Rent(Math.Max(n * 8, 8));
+                var v = (long*)values.Pointer;
+                for (var i = 0; i < n; i++) v[i] = rec[(long)ids[i] * stride + c];
+                return asm.Fixed(kind, n, values, validity, nulls);
             }
-            var v = KeyValue(g, c);
-            switch (_kinds[c])
+            case ColumnKind.Int32 or ColumnKind.Date:
             {
-                case ColumnKind.Int32 or ColumnKind.Date: col.AppendInt32((int)v); break;
-                case ColumnKind.Int64 or ColumnKind.Timestamp: col.AppendInt64(v); break;
-                case ColumnKind.Float64: col.AppendDouble(BitConverter.Int64BitsToDouble(v)); break;
-                case ColumnKind.Bool: col.AppendBool(v != 0); break;
-                case ColumnKind.String: col.AppendUtf8(KeyString(g, c)); break;
+                var values = asm.Rent(Math.Max(n * 4, 8));
+                var v = (int*)values.Pointer;
+                for (var i = 0; i < n; i++) v[i] = (int)rec[(long)ids[i] * stride + c];
+                return asm.Fixed(kind, n, values, validity, nulls);
+            }
+            case ColumnKind.Bool:
+            {
+                var values = asm.Rent((n + 7) / 8 + 8);
+                var v = values.Pointer;
+                new Span<byte>(v, (n + 7) / 8).Clear();
+                for (var i = 0; i < n; i++)
+                    if (rec[(long)ids[i] * stride + c] != 0) v[i >> 3] |= (byte)(1 << (i & 7));
+                return asm.Fixed(kind, n, values, validity, nulls);
+            }
+            default:
+            {
+                var slot = _idsAt + System.Array.IndexOf(_stringKeys, c);
+                long total = 0;
+                for (var i = 0; i < n; i++)
+                {
+                    var id = rec[(long)ids[i] * stride + slot];
+                    if (id >= 0) total += Strings.Get((int)id).Length;
+                }
+                if (total > int.MaxValue) throw new InvalidOperationException("string key column exceeds 2 GiB in one result batch");
+                var offsets = asm.Rent((n + 1) * 4);
+                var bytes = asm.Rent((int)Math.Max(total, 8));
+                var o = (int*)offsets.Pointer;
+                var at = 0;
+                o[0] = 0;
+                for (var i = 0; i < n; i++)
+                {
+                    var id = rec[(long)ids[i] * stride + slot];
+                    if (id >= 0)
+                    {
+                        var src = Strings.Get((int)id);
+                        src.CopyTo(new Span<byte>(bytes.Pointer + at, src.Length));
+                        at += src.Length;
+                    }
+                    o[i + 1] = at;
+                }
+                return asm.String(n, offsets, bytes, at, validity, nulls);
             }
         }
     }
@@ -335,6 +384,7 @@ internal sealed unsafe class GroupStore : IDisposable
         _rec.Dispose();
         _hash.Dispose();
         _start.Dispose();
+        _free.Dispose();
         _alive.Dispose();
         _generation.Dispose();
         _kv.Dispose();
