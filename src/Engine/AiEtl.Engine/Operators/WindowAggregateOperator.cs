@@ -108,6 +108,8 @@ public sealed unsafe class WindowAggregateOperator : Operator
     private readonly List<AggState> _states = [];
     private readonly Dictionary<(string, int, int, bool), AggState> _stateIndex = [];
     private readonly Output[] _outputs;
+    private readonly AggState[] _stateArray;
+    private readonly Output[] _sumChecks;
     private readonly IArrowArray[] _keyColumns;
 
     // Open windows (TUMBLE/HOP): each has its own index; its groups are chained through _next in creation order.
@@ -213,6 +215,8 @@ public sealed unsafe class WindowAggregateOperator : Operator
             outFields.Add(ColumnTypes.Field(_aggregates[i].OutputName, _outputs[i].Kind, _outputs[i].Nullable));
         }
         OutputSchema = new Schema(outFields, null);
+        _stateArray = [.. _states];
+        _sumChecks = [.. _outputs.Where(o => o.Spec.Function == AggregateFunction.Sum && o.SumInt != null)];
         EnsureGroups(1024);
     }
 
@@ -673,7 +677,8 @@ public sealed unsafe class WindowAggregateOperator : Operator
 
     private void InitGroup(int g)
     {
-        foreach (var s in _states) s.Init(g);
+        var states = _stateArray;
+        for (var i = 0; i < states.Length; i++) states[i].Init(g);
         _next.P[g] = -1;
     }
 
@@ -853,7 +858,8 @@ public sealed unsafe class WindowAggregateOperator : Operator
 
     private void FreeGroup(int g)
     {
-        foreach (var s in _states) s.Free(g);
+        var states = _stateArray;
+        for (var i = 0; i < states.Length; i++) states[i].Free(g);
         _store.Free(g);
     }
 
@@ -949,9 +955,9 @@ public sealed unsafe class WindowAggregateOperator : Operator
     /// <summary>True when group <paramref name="g"/> has a result row; otherwise it is dead-lettered and freed.</summary>
     private bool Take(int g)
     {
-        foreach (var o in _outputs)
+        foreach (var o in _sumChecks)
         {
-            if (o.Spec.Function == AggregateFunction.Sum && o.SumInt != null && o.SumInt.Overflows(g))
+            if (o.SumInt!.Overflows(g))
             {
                 DeadLetterGroup(g, o);
                 FreeGroup(g);
