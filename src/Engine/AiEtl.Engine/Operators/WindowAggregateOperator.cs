@@ -7,6 +7,7 @@ using AiEtl.Engine.Expressions;
 using AiEtl.Engine.Kernels;
 using AiEtl.Engine.Operators.Aggregation;
 using AiEtl.Engine.Runtime;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 using Apache.Arrow;
 
@@ -572,33 +573,46 @@ public sealed unsafe class WindowAggregateOperator : Operator
             return;
         }
         var pw = _pairStarts.P;
-        var store = _store;
-        OpenWindow? w = null;
-        var ws = 0L;
-        ulong* slots = null;
-        var mask = 0;
-        var shift = 0;
-        const int Ahead = 16;
-        for (var j = 0; j < m; j++)
+        // Runs of pairs in the same window (one run per batch, usually) are probed by a tight loop.
+        for (var j0 = 0; j0 < m;)
         {
+            var ws = pw[j0];
+            var j1 = j0 + 1;
+            while (j1 < m && pw[j1] == ws) j1++;
+            ProbeRun(Window(ws), ws, j0, j1);
+            j0 = j1;
+        }
+    }
+
+    /// <summary>
+    /// Finds or creates the groups of pairs [<paramref name="j0"/>, <paramref name="j1"/>), all in window
+    /// <paramref name="ws"/>. The probes are independent, so the loop prefetches the slot 16 pairs ahead and,
+    /// from the slot fetched 8 pairs ago, that group's key record: misses overlap instead of queueing.
+    /// </summary>
+    private void ProbeRun(OpenWindow w, long ws, int j0, int j1)
+    {
+        const int Ahead = 16;
+        var pr = _pairRows.P;
+        var pg = _pairGroups.P;
+        var kh = _store.KeyHashes;
+        var recs = _store.Records;
+        var stride = _store.Stride;
+        var slots = w.Index.Slots;
+        var mask = w.Index.Mask;
+        var shift = w.Index.Shift;
+        var simple = _store.HasSingleFixedKey;
+        var kv = _store.KeyValues;
+        var km = _store.KeyNulls;
+        for (var j = j0; j < j1; j++)
+        {
+            if (Sse.IsSupported && j + Ahead < j1)
+            {
+                Sse.Prefetch0(slots + (int)(kh[pr[j + Ahead]] >> shift));
+                var ahead = slots[(int)(kh[pr[j + Ahead / 2]] >> shift)];
+                if (ahead != 0) Sse.Prefetch0(recs + (long)HashIndex.GroupOf(ahead) * stride);
+            }
             var r = pr[j];
             var h = kh[r];
-            if (w == null || pw[j] != ws)
-            {
-                ws = pw[j];
-                w = Window(ws);
-                slots = w.Index.Slots;
-                mask = w.Index.Mask;
-                shift = w.Index.Shift;
-            }
-            if (Sse.IsSupported && j + Ahead < m && pw[j + Ahead] == ws)
-            {
-                // The probes are independent: fetch the slot Ahead pairs on and, from the slot fetched
-                // Ahead/2 pairs ago, its group's key record, so misses overlap instead of queueing.
-                Sse.Prefetch0(slots + (int)(kh[pr[j + Ahead]] >> shift));
-                var s1 = slots[(int)(kh[pr[j + Ahead / 2]] >> shift)];
-                if (s1 != 0) Sse.Prefetch0(store.Records + (long)HashIndex.GroupOf(s1) * store.Stride);
-            }
             var i = (int)(h >> shift);
             var tag = HashIndex.Tag(h);
             int g;
@@ -607,20 +621,33 @@ public sealed unsafe class WindowAggregateOperator : Operator
                 var s = slots[i];
                 if (s == 0)
                 {
-                    g = store.New(r, h, ws);
-                    InitGroup(g);
-                    w.Append(g, _next.P);
-                    w.Index.Insert(h, g, i);
+                    g = NewWindowGroup(w, r, h, ws, i);
+                    recs = _store.Records;
                     slots = w.Index.Slots;
                     mask = w.Index.Mask;
                     shift = w.Index.Shift;
                     break;
                 }
-                if (HashIndex.Tag(s) == tag && store.Matches(g = HashIndex.GroupOf(s), r)) break;
+                if (HashIndex.Tag(s) == tag)
+                {
+                    g = HashIndex.GroupOf(s);
+                    var rec = recs + (long)g * stride;
+                    if (simple ? rec[0] == kv[r] && rec[1] == (long)km[r] : _store.Matches(g, r)) break;
+                }
                 i = (i + 1) & mask;
             }
             pg[j] = g;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int NewWindowGroup(OpenWindow w, int r, ulong h, long ws, int slot)
+    {
+        var g = _store.New(r, h, ws);
+        InitGroup(g);
+        w.Append(g, _next.P);
+        w.Index.Insert(h, g, slot);
+        return g;
     }
 
     /// <summary>The group of prepared row <paramref name="r"/> in <paramref name="index"/>, or -1 with the empty slot where it goes.</summary>

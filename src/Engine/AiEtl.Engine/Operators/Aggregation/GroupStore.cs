@@ -77,6 +77,15 @@ internal sealed unsafe class GroupStore : IDisposable
     /// <summary>The key hashes of the prepared batch, by row.</summary>
     public ulong* KeyHashes => _kh.P;
 
+    /// <summary>One key column of a fixed-width kind: a record is just <c>[value, null mask]</c> (compared inline by hot loops).</summary>
+    public bool HasSingleFixedKey => _k == 1 && _stringKeys.Length == 0;
+
+    /// <summary>Encoded keys of the prepared batch, row-major (<c>KeyValues[r * keys + c]</c>).</summary>
+    public long* KeyValues => _kv.P;
+
+    /// <summary>Null masks of the prepared batch's keys, by row.</summary>
+    public ulong* KeyNulls => _km.P;
+
     /// <summary>Key records (for prefetching): group g's is at <c>Records + g * Stride</c>.</summary>
     public long* Records => _rec.P;
     public int Stride => _stride;
