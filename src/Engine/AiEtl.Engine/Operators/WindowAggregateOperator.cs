@@ -79,10 +79,15 @@ public sealed record AggregateSpec(AggregateFunction Function, int InputColumn, 
 /// min/max order NaN above every number and -0 below +0; strings compare by UTF-8 bytes (code point order).
 /// </para>
 /// <para>
-/// State: an open-addressing hash table keyed by (key values, window), fixed-width key records and
-/// struct-of-arrays aggregate states in pooled native memory; nothing is allocated per row. All open groups
-/// are written to checkpoints (<see cref="SnapshotAsync"/>, format version 1) and restored by
-/// <see cref="OpenAsync"/>.
+/// Work per batch is column at a time: window starts for every row (HOP: one pass per window offset),
+/// keys encoded and hashed per column, then (key, window) groups found or created in open-addressing hash
+/// indexes — one per open TUMBLE/HOP window, so a closing window drops its index whole — with the probes
+/// prefetched ahead, then each aggregate updated in its own tight loop over (row, group) pairs. Groups are
+/// fixed-width key records and struct-of-arrays aggregate states in pooled native memory, freed as their
+/// window closes (memory follows the open windows); result batches are gathered column at a time into
+/// pooled buffers. Nothing is allocated per row. SESSION assignment is per row (sessions of a key are
+/// ordered and merge), its aggregation still vectorized. All open groups are written to checkpoints
+/// (<see cref="SnapshotAsync"/>, format version 1) and restored by <see cref="OpenAsync"/>.
 /// </para>
 /// </summary>
 public sealed unsafe class WindowAggregateOperator : Operator
