@@ -53,7 +53,7 @@ public sealed record AggregateSpec(AggregateFunction Function, int InputColumn, 
 /// <para>
 /// Windows are <c>[start, end)</c> in microseconds aligned to the Unix epoch: TUMBLE(size) puts time t in
 /// the window starting at ⌊t/size⌋·size; HOP(slide, size) in every window starting at a multiple of slide
-/// with start ≤ t &lt; start + size; SESSION(gap) gives each row the interval [t, t + gap) and merges the
+/// with start ≤ t &lt; start + size (with slide &gt; size, rows between windows are in none); SESSION(gap) gives each row the interval [t, t + gap) and merges the
 /// intervals of a key that overlap (so a session closes once gap has passed without an event; an event
 /// exactly gap after the last one starts a new session), window_start = first event, window_end = last
 /// event + gap. Out-of-order rows that bridge two sessions merge them.
