@@ -65,20 +65,6 @@ internal sealed unsafe class HashIndex : IDisposable
         return i;
     }
 
-    /// <summary>The slot holding group <paramref name="g"/> with hash <paramref name="hash"/>.</summary>
-    public int SlotOf(ulong hash, int g)
-    {
-        var mask = Mask;
-        var i = (int)(hash >> Shift);
-        while (true)
-        {
-            var s = _slots.P[i];
-            if (s == 0) throw new InvalidOperationException("hash index: group not found");
-            if (GroupOf(s) == g) return i;
-            i = (i + 1) & mask;
-        }
-    }
-
     public void Replace(int slot, int g) => _slots.P[slot] = (_slots.P[slot] & TagMask) | (uint)(g + 1);
 
     /// <summary>Empties slot <paramref name="i"/> (backward-shift deletion: no tombstones).</summary>

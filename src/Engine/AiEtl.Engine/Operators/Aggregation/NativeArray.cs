@@ -29,12 +29,6 @@ internal sealed unsafe class NativeArray<T> : IDisposable where T : unmanaged
     /// <summary>Bytes held.</summary>
     public long Bytes => _buffer?.Capacity ?? 0;
 
-    public ref T this[int i]
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => ref P[i];
-    }
-
     /// <summary>Grows (doubling, contents kept) so that index <paramref name="count"/> - 1 is valid.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void EnsureCapacity(int count)

@@ -15,8 +15,6 @@ internal sealed class TimerHeap
 
     public long MinKey => _key[0];
 
-    public void Clear() => Count = 0;
-
     public void Push(long key, int group, int generation)
     {
         if (Count == _key.Length)
