@@ -18,6 +18,7 @@ public static class ScenarioRegistry
     [
         new CoreScenario(),
         new SlowSinkScenario(),
+        new WindowAggScenario(),
     ];
 
     public static IScenario? Find(string name) =>
