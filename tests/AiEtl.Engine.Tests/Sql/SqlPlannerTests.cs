@@ -189,7 +189,7 @@ public sealed class SqlPlannerTests
         Assert.Equal(2, keyed.Parallelism);
         Assert.False(keyed.IsSink);
         Assert.Equal(2, keyed.OperatorDescriptions.Count);
-        Assert.Contains("window-aggregate", keyed.OperatorDescriptions[0], StringComparison.Ordinal);
+        Assert.Contains("window_aggregate by customer_id TUMBLE(ts, 60000000us)", keyed.OperatorDescriptions[0], StringComparison.Ordinal);
         Assert.Equal(["customer_id", "window_start", "window_end", "orders", "avg_amount"], Names(keyed.OutputSchema));
         var chain = keyed.CreateChain(0);
         Assert.IsType<WindowAggregateOperator>(chain[0]);

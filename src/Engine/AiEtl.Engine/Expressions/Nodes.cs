@@ -170,6 +170,8 @@ public sealed class ArithVExpr(string op, VExpr left, VExpr right, ColumnKind ki
 
     private unsafe IArrowArray? TryKernel(EvalContext ctx, IArrowArray a, IArrowArray b, ReadOnlySpan<int> sel, bool dense)
     {
+        // The fused kernels cover plain numbers; timestamp/date/interval arithmetic takes the exact path.
+        if (!IsPlain(kind) || !IsPlain(ColumnTypes.FromArrow(a.Data.DataType)) || !IsPlain(ColumnTypes.FromArrow(b.Data.DataType))) return null;
         var n = ctx.Length;
         var asm = ctx.Assembler;
         var bytes = n * (kind == ColumnKind.Int32 ? 4 : 8);
@@ -189,6 +191,8 @@ public sealed class ArithVExpr(string op, VExpr left, VExpr right, ColumnKind ki
         }
         return asm.Fixed(kind, n, buf, validity, nulls);
     }
+
+    private static bool IsPlain(ColumnKind k) => k is ColumnKind.Int32 or ColumnKind.Int64 or ColumnKind.Float64;
 
     private unsafe IArrowArray Exact(EvalContext ctx, IArrowArray a, IArrowArray b)
     {
