@@ -85,9 +85,11 @@ internal sealed partial class PostgresCdcReader : ISourceReader
             rep.SetReplicationStatus(new NpgsqlLogSequenceNumber(p.EndLsn));
             await rep.SendStatusUpdate(ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is NpgsqlException or ObjectDisposedException or InvalidOperationException or IOException)
+        catch (Exception e) when (e is NpgsqlException or ObjectDisposedException or InvalidOperationException or IOException or NullReferenceException)
         {
-            // The pump reconnects and reports the confirmed position on the new connection.
+            // The pump reconnects and reports the confirmed position on the new connection. (Npgsql's
+            // SendStatusUpdate throws NullReferenceException when the connection broke under it — seen when
+            // pg_terminate_backend races a checkpoint completion; the position is kept in _confirmed.)
         }
     }
 
