@@ -115,9 +115,9 @@ public sealed class TextValuesAndGlobTests
     public void Dates_outside_four_digit_years_use_expanded_form()
     {
         Span<byte> buf = stackalloc byte[TextValues.MaxTimestampLength];
-        var n = TextValues.WriteDate(buf, TextValues.DaysFromCivil(12345, 6, 7));
+        var n = TextValues.WriteDate(buf, AiEtl.Engine.Json.JsonTime.DaysFromCivil(12345, 6, 7));
         Assert.Equal("+12345-06-07", Encoding.UTF8.GetString(buf[..n]));
-        n = TextValues.WriteDate(buf, TextValues.DaysFromCivil(-1, 1, 1));
+        n = TextValues.WriteDate(buf, AiEtl.Engine.Json.JsonTime.DaysFromCivil(-1, 1, 1));
         Assert.Equal("-0001-01-01", Encoding.UTF8.GetString(buf[..n]));
         n = TextValues.WriteTimestamp(buf, long.MinValue);
         Assert.Equal("-290308-12-21T19:59:05.224192Z", Encoding.UTF8.GetString(buf[..n]));

@@ -131,96 +131,15 @@ internal static class TextValues
         }
     }
 
-    /// <summary><c>YYYY-MM-DD</c>, a real calendar date.</summary>
-    public static bool TryParseDate(ReadOnlySpan<byte> s, out int days)
-    {
-        days = 0;
-        if (s.Length != 10 || s[4] != '-' || s[7] != '-') return false;
-        if (!TryDigits(s, 0, 4, out var y) || !TryDigits(s, 5, 2, out var m) || !TryDigits(s, 8, 2, out var d)) return false;
-        if (m is < 1 or > 12 || d < 1 || d > DaysInMonth(y, m)) return false;
-        days = (int)DaysFromCivil(y, m, d);
-        return true;
-    }
+    /// <summary><c>YYYY-MM-DD</c>, a real calendar date (the decoding contract's rule, shared with JSON).</summary>
+    public static bool TryParseDate(ReadOnlySpan<byte> s, out int days) => Json.JsonTime.TryParseDate(s, out days) is null;
 
     /// <summary>
     /// <c>YYYY-MM-DDTHH:MM:SS[.f…]</c> (1–9 fraction digits, beyond 6 truncated) then <c>Z</c> or <c>±HH:MM</c>;
-    /// converted to UTC microseconds. No zone, an impossible date or time → false.
+    /// converted to UTC microseconds. No zone, an impossible date or time → false. One parser for every
+    /// text input: the JSON decoder's.
     /// </summary>
-    public static bool TryParseIso8601(ReadOnlySpan<byte> s, out long micros)
-    {
-        micros = 0;
-        if (s.Length < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return false;
-        if (!TryDigits(s, 0, 4, out var y) || !TryDigits(s, 5, 2, out var mo) || !TryDigits(s, 8, 2, out var d)
-            || !TryDigits(s, 11, 2, out var h) || !TryDigits(s, 14, 2, out var mi) || !TryDigits(s, 17, 2, out var sec))
-            return false;
-        if (mo is < 1 or > 12 || d < 1 || d > DaysInMonth(y, mo) || h > 23 || mi > 59 || sec > 59) return false;
-        var i = 19;
-        long frac = 0;
-        if (s[i] == '.')
-        {
-            i++;
-            var start = i;
-            while (i < s.Length && (uint)(s[i] - '0') <= 9)
-            {
-                if (i - start < 6) frac = frac * 10 + (s[i] - '0');
-                i++;
-            }
-            var n = i - start;
-            if (n is < 1 or > 9) return false;
-            for (var k = n; k < 6; k++) frac *= 10;
-        }
-        if (i >= s.Length) return false;
-        long offsetMinutes;
-        if (s[i] == 'Z')
-        {
-            if (i + 1 != s.Length) return false;
-            offsetMinutes = 0;
-        }
-        else if (s[i] is (byte)'+' or (byte)'-')
-        {
-            if (i + 6 != s.Length || s[i + 3] != ':') return false;
-            if (!TryDigits(s, i + 1, 2, out var oh) || !TryDigits(s, i + 4, 2, out var om) || oh > 23 || om > 59) return false;
-            offsetMinutes = (oh * 60 + om) * (s[i] == '-' ? -1 : 1);
-        }
-        else
-        {
-            return false;
-        }
-        var days = DaysFromCivil(y, mo, d);
-        micros = days * MicrosPerDay + ((h * 60L + mi) * 60 + sec - offsetMinutes * 60) * MicrosPerSecond + frac;
-        return true;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryDigits(ReadOnlySpan<byte> s, int at, int count, out int value)
-    {
-        value = 0;
-        for (var k = 0; k < count; k++)
-        {
-            var d = (uint)(s[at + k] - '0');
-            if (d > 9) return false;
-            value = value * 10 + (int)d;
-        }
-        return true;
-    }
-
-    public static int DaysInMonth(int y, int m) => m switch
-    {
-        2 => (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28,
-        4 or 6 or 9 or 11 => 30,
-        _ => 31,
-    };
-
-    /// <summary>Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).</summary>
-    public static long DaysFromCivil(long y, int m, int d)
-    {
-        y -= m <= 2 ? 1 : 0;
-        var era = (y >= 0 ? y : y - 399) / 400;
-        var yoe = y - era * 400;
-        var doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-        var doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + doe - 719468;
-    }
+    public static bool TryParseIso8601(ReadOnlySpan<byte> s, out long micros) => Json.JsonTime.TryParseTimestamp(s, out micros) is null;
 
     public static void CivilFromDays(long z, out long y, out int m, out int d)
     {
