@@ -30,7 +30,7 @@ public sealed class SteadyStateAllocationTests
     /// <summary>What remains per batch: the two small <see cref="Batch"/> objects (source and operator output).</summary>
     private const long MaxBytesPerBatchPipeline = 512;
 
-    private const long MaxBytesPerBatchInline = 256;
+    private const long MaxBytesPerBatchInline = 320;
 
     private static readonly Schema Orders = GeneratorSource.SchemaOf(GeneratorKind.Orders);
 
@@ -121,21 +121,21 @@ public sealed class SteadyStateAllocationTests
         var firstArray = first.Column(0);
         var firstData = first.Data;
         first.Dispose();
-        // The buffer comes back from the pool: the same array and record batch objects, refilled.
-        using var second = Make(7, 200);
+        // The buffer comes back from the pool (same size class): the same array and record batch objects, refilled.
+        using var second = Make(9, 200);
         Assert.Same(firstArray, second.Column(0));
         Assert.Same(firstData, second.Data);
-        Assert.Equal(7, second.Length);
-        Assert.Equal(7, second.Column(0).Length);
-        Assert.Equal([200L, 201, 202, 203, 204, 205, 206], ((Int64Array)second.Column(0)).Values.ToArray());
+        Assert.Equal(9, second.Length);
+        Assert.Equal(9, second.Column(0).Length);
+        Assert.Equal([200L, 201, 202, 203, 204, 205, 206, 207, 208], ((Int64Array)second.Column(0)).Values.ToArray());
 
         // Still held: a new batch gets new objects and the held one keeps its values.
-        using var third = Make(3, 300);
+        using var third = Make(12, 300);
         Assert.NotSame(second.Column(0), third.Column(0));
         Assert.NotSame(second.Data, third.Data);
-        Assert.Equal(7, second.Column(0).Length);
+        Assert.Equal(9, second.Column(0).Length);
         Assert.Equal(200L, ((Int64Array)second.Column(0)).Values[0]);
-        Assert.Equal([300L, 301, 302], ((Int64Array)third.Column(0)).Values.ToArray());
+        Assert.Equal(Enumerable.Range(300, 12).Select(v => (long)v), ((Int64Array)third.Column(0)).Values.ToArray());
 
         // The same buffer wrapped twice in one rental: two arrays (refilling the first would change a live column).
         var shared = asm.Rent(64);
@@ -226,6 +226,9 @@ public sealed class SteadyStateAllocationTests
 
         public string Name => "probe";
         public int MaxParallelism => 1;
+        public TimeSpan DelayPerBatch => delayPerBatch;
+        public int From => from;
+        public int To => to;
         public EngineMetrics? Metrics { get; set; }
         public long Batches => Interlocked.Read(ref _batches);
         public long AllocatedInWindow { get; private set; }
@@ -243,17 +246,17 @@ public sealed class SteadyStateAllocationTests
             public async ValueTask WriteAsync(Batch batch, CancellationToken ct)
             {
                 var k = sink.Batches;
-                if (k == from)
+                if (k == sink.From)
                 {
                     sink._allocFrom = GC.GetTotalAllocatedBytes(precise: true);
                     sink._backpressureFrom = Interlocked.Read(ref sink.Metrics!.BackpressureTicks);
                 }
-                else if (k == to)
+                else if (k == sink.To)
                 {
                     sink.AllocatedInWindow = GC.GetTotalAllocatedBytes(precise: true) - sink._allocFrom;
                     sink.BackpressureTicksInWindow = Interlocked.Read(ref sink.Metrics!.BackpressureTicks) - sink._backpressureFrom;
                 }
-                await _delay.DelayAsync(delayPerBatch, ct);
+                await _delay.DelayAsync(sink.DelayPerBatch, ct);
                 Interlocked.Increment(ref sink._batches);
             }
 

@@ -23,9 +23,11 @@ public sealed class ReusableDelay : IValueTaskSource, IDisposable
     {
         if (ct.IsCancellationRequested) return ValueTask.FromCanceled(ct);
         if (delay <= TimeSpan.Zero) return ValueTask.CompletedTask;
-        if (Interlocked.CompareExchange(ref _pending, 1, 0) != 0) throw new InvalidOperationException("ReusableDelay supports one waiter at a time");
+        if (Volatile.Read(ref _pending) != 0) throw new InvalidOperationException("ReusableDelay supports one waiter at a time");
+        // Reset before arming: a late callback of a cancelled wait finds nothing pending and does nothing.
         _core.Reset();
         _token = ct;
+        Volatile.Write(ref _pending, 1);
         if (ct.CanBeCanceled) _registration = ct.UnsafeRegister(static s => ((ReusableDelay)s!).Cancel(), this);
         _timer.Change(delay, Timeout.InfiniteTimeSpan);
         return new ValueTask(this, _core.Version);
