@@ -14,6 +14,7 @@ public sealed class Batch : IDisposable
     private NativeBuffer[]? _buffers;
     private readonly int _bufferCount;
     private readonly BufferPool? _pool;
+    private BatchShells.Shell? _shell;
     private Batch[]? _parents;
     private int _parentCount;
     private int _refs = 1;
@@ -32,6 +33,10 @@ public sealed class Batch : IDisposable
         _bufferCount = bufferCount;
         ByteSize = byteSize;
     }
+
+    /// <summary>A batch in a recycled shell: its record batch and buffer array go back to the shell's owner on the last dispose.</summary>
+    internal Batch(BatchShells.Shell shell, BufferPool pool, int bufferCount, long byteSize)
+        : this(shell.Data!, pool, shell.Buffers, bufferCount, byteSize) => _shell = shell;
 
     public RecordBatch Data { get; }
     public Schema Schema => Data.Schema;
@@ -71,6 +76,11 @@ public sealed class Batch : IDisposable
         {
             for (var i = 0; i < _parentCount; i++) _parents[i].Dispose();
             _parents = null;
+        }
+        if (_shell != null)
+        {
+            _shell.Recycle(_bufferCount);
+            _shell = null;
         }
     }
 

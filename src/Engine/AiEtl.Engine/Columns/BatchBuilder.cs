@@ -9,12 +9,15 @@ public sealed class BatchBuilder : IDisposable
     private readonly ColumnBuilder[] _columns;
     private readonly BufferPool _pool;
     private readonly List<NativeBuffer> _owned = new(32);
+    private readonly BatchShells _shells = new();
+    private readonly IArrowArray[] _arrays;
 
     public BatchBuilder(Schema schema, int capacity = 8192, BufferPool? pool = null)
     {
         Schema = schema;
         _pool = pool ?? BufferPool.Shared;
         _columns = new ColumnBuilder[schema.FieldsList.Count];
+        _arrays = new IArrowArray[_columns.Length];
         for (var i = 0; i < _columns.Length; i++)
             _columns[i] = new ColumnBuilder(ColumnTypes.FromArrow(schema.FieldsList[i].DataType), capacity, _pool);
     }
@@ -50,7 +53,7 @@ public sealed class BatchBuilder : IDisposable
     public Batch Build()
     {
         var n = Length;
-        var arrays = new IArrowArray[_columns.Length];
+        var arrays = _arrays;
         _owned.Clear();
         long bytes = 0;
         for (var i = 0; i < _columns.Length; i++)
@@ -59,7 +62,12 @@ public sealed class BatchBuilder : IDisposable
             arrays[i] = _columns[i].Build(_owned);
         }
         _rowsNoColumns = 0;
-        return new Batch(new RecordBatch(Schema, arrays, n), _pool, [.. _owned], _owned.Count, bytes);
+        // Objects reused from batches already disposed (see ArrowReuse): no managed garbage per batch.
+        var shell = _shells.Rent(_owned.Count);
+        _owned.CopyTo(shell.Buffers);
+        shell.Data = ArrowReuse.RecordBatch(shell.Data, Schema, arrays, n);
+        System.Array.Clear(arrays);
+        return new Batch(shell, _pool, _owned.Count, bytes);
     }
 
     public void Dispose()

@@ -225,22 +225,9 @@ public sealed unsafe class ColumnBuilder
     public IArrowArray Build(List<NativeBuffer> owned)
     {
         var n = _length;
-        var validity = _nullCount > 0 && _validity != null
-            ? new ArrowBuffer(_validity.Memory[..((n + 7) / 8)])
-            : ArrowBuffer.Empty;
-        ArrayData data;
-        var type = ColumnTypes.ToArrow(Kind);
-        if (Kind == ColumnKind.String)
-        {
-            var offsets = new ArrowBuffer(_values.Memory[..((n + 1) * 4)]);
-            var bytes = new ArrowBuffer(_data!.Memory[.._dataLength]);
-            data = new ArrayData(type, n, _nullCount, 0, [validity, offsets, bytes]);
-        }
-        else
-        {
-            var width = Kind == ColumnKind.Bool ? (n + 7) / 8 : n * ColumnTypes.FixedWidth(Kind);
-            data = new ArrayData(type, n, _nullCount, 0, [validity, new ArrowBuffer(_values.Memory[..width])]);
-        }
+        var array = Kind == ColumnKind.String
+            ? ArrowReuse.String(n, _values, _data!, _dataLength, _validity, _nullCount)
+            : ArrowReuse.Fixed(Kind, n, _values, Kind == ColumnKind.Bool ? (n + 7) / 8 : n * ColumnTypes.FixedWidth(Kind), _validity, _nullCount);
         var rowCap = RowCapacity;
         owned.Add(_values);
         if (_data != null) owned.Add(_data);
@@ -256,7 +243,7 @@ public sealed unsafe class ColumnBuilder
         _length = 0;
         _nullCount = 0;
         _dataLength = 0;
-        return ArrowArrayFactory.BuildArray(data);
+        return array;
     }
 
     /// <summary>Returns the builder's buffers to the pool.</summary>

@@ -9,6 +9,7 @@ public sealed class BatchAssembler
 {
     private readonly BufferPool _pool;
     private readonly List<NativeBuffer> _owned = new(16);
+    private readonly BatchShells _shells = new();
     private long _bytes;
 
     public BatchAssembler(BufferPool? pool = null) => _pool = pool ?? BufferPool.Shared;
@@ -26,18 +27,13 @@ public sealed class BatchAssembler
     {
         var width = kind == ColumnKind.Bool ? (length + 7) / 8 : length * ColumnTypes.FixedWidth(kind);
         _bytes += width + (validity != null ? (length + 7) / 8 : 0);
-        var vb = nullCount > 0 && validity != null ? new ArrowBuffer(validity.Memory[..((length + 7) / 8)]) : ArrowBuffer.Empty;
-        var data = new ArrayData(ColumnTypes.ToArrow(kind), length, nullCount, 0, [vb, new ArrowBuffer(values.Memory[..width])]);
-        return ArrowArrayFactory.BuildArray(data);
+        return ArrowReuse.Fixed(kind, length, values, width, validity, nullCount);
     }
 
     public IArrowArray String(int length, NativeBuffer offsets, NativeBuffer bytes, int byteLength, NativeBuffer? validity, int nullCount)
     {
         _bytes += (length + 1) * 4L + byteLength + (validity != null ? (length + 7) / 8 : 0);
-        var vb = nullCount > 0 && validity != null ? new ArrowBuffer(validity.Memory[..((length + 7) / 8)]) : ArrowBuffer.Empty;
-        var data = new ArrayData(ColumnTypes.ToArrow(ColumnKind.String), length, nullCount, 0,
-            [vb, new ArrowBuffer(offsets.Memory[..((length + 1) * 4)]), new ArrowBuffer(bytes.Memory[..byteLength])]);
-        return ArrowArrayFactory.BuildArray(data);
+        return ArrowReuse.String(length, offsets, bytes, byteLength, validity, nullCount);
     }
 
     /// <summary>Takes ownership of a buffer rented elsewhere (it is returned with the batch).</summary>
@@ -51,7 +47,11 @@ public sealed class BatchAssembler
 
     public Batch Build(Schema schema, IArrowArray[] columns, int length)
     {
-        var batch = new Batch(new RecordBatch(schema, columns, length), _pool, [.. _owned], _owned.Count, _bytes);
+        // Objects reused from batches already disposed (see ArrowReuse): no managed garbage per batch.
+        var shell = _shells.Rent(_owned.Count);
+        _owned.CopyTo(shell.Buffers);
+        shell.Data = ArrowReuse.RecordBatch(shell.Data, schema, columns, length);
+        var batch = new Batch(shell, _pool, _owned.Count, _bytes);
         _owned.Clear();
         _bytes = 0;
         return batch;

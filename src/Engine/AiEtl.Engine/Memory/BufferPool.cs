@@ -48,6 +48,7 @@ public sealed class BufferPool
         {
             buf = new NativeBuffer(1 << shift, shift);
         }
+        buf.Rental++;
         Interlocked.Add(ref _rentedBytes, buf.Capacity);
         return buf;
     }

@@ -27,6 +27,18 @@ public sealed unsafe class NativeBuffer : MemoryManager<byte>
 
     internal bool InPool;
 
+    /// <summary>Counts the rentals of this buffer (the pool bumps it on every rent).</summary>
+    internal int Rental;
+
+    /// <summary>Arrow arrays last built over this buffer, one per column kind (see <see cref="ArrowReuse"/>).</summary>
+    internal WrapperSlot[]? Wrappers;
+
+    internal struct WrapperSlot
+    {
+        public Apache.Arrow.IArrowArray? Array;
+        public int Rental;
+    }
+
     public byte* Pointer => _ptr;
 
     public Span<byte> Bytes => new(_ptr, Capacity);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
@@ -85,6 +86,7 @@ public sealed class FilterProjectOperator : Operator
         return default;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask ProcessAsync(Batch batch, IOutput output, CancellationToken ct)
     {
         Batch? result;

@@ -1,5 +1,7 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 
 namespace AiEtl.Engine.Runtime;
 
@@ -14,14 +16,21 @@ public sealed record EdgeLimits(long MaxRows = 262_144, long MaxBytes = 64L << 2
 /// receiver returns it after processing, so a slow consumer backpressures its producers (and, through them,
 /// the sources). A batch is always admitted into an empty channel, however large.
 /// </summary>
-internal sealed class Credit(EdgeLimits limits)
+/// <remarks>
+/// One sender task owns a channel, so at most one acquire waits at a time: the wait is this object itself, a
+/// reusable <see cref="IValueTaskSource"/>, and blocking on a full edge allocates nothing (a source under
+/// backpressure waits once per batch, for minutes).
+/// </remarks>
+internal sealed class Credit(EdgeLimits limits) : IValueTaskSource
 {
     private readonly Lock _lock = new();
     private long _rows;
     private long _bytes;
     private long _wantRows;
     private long _wantBytes;
-    private TaskCompletionSource? _waiter;
+    private bool _waiting;
+    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private CancellationTokenRegistration _registration;
 
     public long RowsInFlight => Volatile.Read(ref _rows);
 
@@ -35,51 +44,56 @@ internal sealed class Credit(EdgeLimits limits)
                 _bytes += bytes;
                 return ValueTask.CompletedTask;
             }
+            if (_waiting) throw new InvalidOperationException("a second sender waits for credit on the same channel");
+            ct.ThrowIfCancellationRequested();
+            _core.Reset();
+            _waiting = true;
+            _wantRows = rows;
+            _wantBytes = bytes;
         }
-        return AcquireSlowAsync(rows, bytes, ct);
+        if (ct.CanBeCanceled) _registration = ct.UnsafeRegister(static (s, t) => ((Credit)s!).Cancel(t), this);
+        return new ValueTask(this, _core.Version);
     }
 
     private bool Fits(long rows, long bytes) =>
         _rows == 0 || (_rows + rows <= limits.MaxRows && _bytes + bytes <= limits.MaxBytes);
 
-    private async ValueTask AcquireSlowAsync(long rows, long bytes, CancellationToken ct)
-    {
-        while (true)
-        {
-            Task wait;
-            lock (_lock)
-            {
-                if (Fits(rows, bytes))
-                {
-                    _rows += rows;
-                    _bytes += bytes;
-                    _waiter = null;
-                    return;
-                }
-                _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _wantRows = rows;
-                _wantBytes = bytes;
-                wait = _waiter.Task;
-            }
-            await wait.WaitAsync(ct).ConfigureAwait(false);
-        }
-    }
-
     public void Release(long rows, long bytes)
     {
-        TaskCompletionSource? wake = null;
         lock (_lock)
         {
             _rows -= rows;
             _bytes -= bytes;
-            if (_waiter != null && Fits(_wantRows, _wantBytes))
-            {
-                wake = _waiter;
-                _waiter = null;
-            }
+            if (!_waiting || !Fits(_wantRows, _wantBytes)) return;
+            // Admit the waiting batch here, under the lock, so no other acquire can take its room.
+            _rows += _wantRows;
+            _bytes += _wantBytes;
+            _waiting = false;
         }
-        wake?.TrySetResult();
+        _core.SetResult(true);
     }
+
+    private void Cancel(CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            if (!_waiting) return;
+            _waiting = false;
+        }
+        _core.SetException(new OperationCanceledException(ct));
+    }
+
+    void IValueTaskSource.GetResult(short token)
+    {
+        _registration.Dispose();
+        _registration = default;
+        _core.GetResult(token);
+    }
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
 }
 
 /// <summary>
@@ -101,6 +115,7 @@ internal sealed class InputGate
     public int Channels => _credits.Length;
 
     /// <summary>Sends on the element's channel; waits for credit when it is a data batch.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAsync(StreamElement element, EngineMetrics metrics, CancellationToken ct)
     {
         if (element.Kind == ElementKind.Data)

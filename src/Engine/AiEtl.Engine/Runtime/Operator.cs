@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Apache.Arrow;
 
 namespace AiEtl.Engine.Runtime;
@@ -74,6 +75,7 @@ public sealed class SinkOperator(ISink sink, Schema input) : Operator
         await _writer.OpenAsync(restoredState, ct).ConfigureAwait(false);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask ProcessAsync(Batch batch, IOutput output, CancellationToken ct)
     {
         try

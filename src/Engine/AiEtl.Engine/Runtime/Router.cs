@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AiEtl.Engine.Kernels;
 using Apache.Arrow;
 
@@ -23,6 +24,7 @@ internal sealed class Router(OutputEdge[] edges, int senderIndex, EngineMetrics 
 
     public bool HasOutputs => edges.Length > 0;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask EmitAsync(Batch batch, CancellationToken ct)
     {
         if (batch.Length == 0 || edges.Length == 0)
@@ -37,6 +39,7 @@ internal sealed class Router(OutputEdge[] edges, int senderIndex, EngineMetrics 
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAsync(OutputEdge o, Batch batch, CancellationToken ct)
     {
         switch (o.Edge.Partitioning)
@@ -63,6 +66,7 @@ internal sealed class Router(OutputEdge[] edges, int senderIndex, EngineMetrics 
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendHashedAsync(OutputEdge o, Batch batch, CancellationToken ct)
     {
         var p = o.Targets.Length;

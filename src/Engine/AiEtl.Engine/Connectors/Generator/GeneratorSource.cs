@@ -130,6 +130,7 @@ internal sealed class GeneratorReader : ISourceReader
     private readonly BatchBuilder _builder;
     private readonly RowGenerator _rows;
     private readonly double _rate;          // rows/s for this reader
+    private readonly ReusableDelay _delay = new();
     private long _chunk;
     private int _offset;
     private long _paceStart = -1;
@@ -214,7 +215,7 @@ internal sealed class GeneratorReader : ISourceReader
         {
             var waitSeconds = (want - due) / _rate;
             var wait = TimeSpan.FromSeconds(Math.Min(waitSeconds, PollInterval.TotalSeconds));
-            if (wait > TimeSpan.Zero) await Task.Delay(wait, ct).ConfigureAwait(false);
+            if (wait > TimeSpan.Zero) await _delay.DelayAsync(wait, ct).ConfigureAwait(false);
             due = Due(Stopwatch.GetTimestamp());
         }
         var n = (int)Math.Clamp(due, 0, want);
@@ -227,6 +228,7 @@ internal sealed class GeneratorReader : ISourceReader
     public ValueTask DisposeAsync()
     {
         _builder.Dispose();
+        _delay.Dispose();
         return default;
     }
 }
