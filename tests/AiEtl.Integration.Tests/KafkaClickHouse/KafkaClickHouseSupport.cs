@@ -37,6 +37,7 @@ internal static class Aietl
     {
         private readonly Process _p;
         private readonly StringBuilder _stderr = new();
+        private readonly StringBuilder _stdout = new();
         private readonly Task _out, _err;
 
         public Run(string workingDir, params string[] args)
@@ -51,7 +52,11 @@ internal static class Aietl
             start.ArgumentList.Add(DllPath());
             foreach (var a in args) start.ArgumentList.Add(a);
             _p = Process.Start(start)!;
-            _out = _p.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+            _out = Task.Run(async () =>
+            {
+                while (await _p.StandardOutput.ReadLineAsync().ConfigureAwait(false) is { } line)
+                    lock (_stdout) _stdout.AppendLine(line);
+            });
             _err = Task.Run(async () =>
             {
                 while (await _p.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
@@ -62,6 +67,11 @@ internal static class Aietl
         public int Id => _p.Id;
         public bool HasExited => _p.HasExited;
         public int ExitCode => _p.ExitCode;
+
+        public string Stdout
+        {
+            get { lock (_stdout) return _stdout.ToString(); }
+        }
 
         public string Stderr
         {

@@ -109,6 +109,15 @@ public sealed partial class KafkaToClickHouseExampleTests(KafkaFixture kafka, Cl
         using (var explain = new Aietl.Run(_dir, "explain", spec))
         {
             Assert.Equal(0, await explain.WaitAsync(TimeSpan.FromMinutes(2), Ct));
+            // The plan: Kafka readers with event time → filter → hash by customer → TUMBLE window aggregate → ClickHouse.
+            var plan = explain.Stdout;
+            foreach (var part in new[]
+            {
+                $"kafka({topic})", "Aggregate keys [customer_id] window TUMBLE(ts, 1m) aggregates [count(*) AS orders, sum(amount) AS revenue]",
+                "Filter (status = 'paid')", $"clickhouse(default.{table})", "source=KafkaSource (unbounded)", "event time: ts",
+                "[hash by customer_id]", "-> sink sink (ClickHouseSink)",
+            })
+                Assert.True(plan.Contains(part, StringComparison.Ordinal), $"explain lacks '{part}':\n{plan}");
         }
 
         using var committed = new CommittedOffsets(kafka.Cluster.BootstrapServers, group, topic, partitions);

@@ -201,8 +201,8 @@ internal sealed class SourceTask : TaskBase
                 if (batch.Length == 0)
                 {
                     batch.Dispose();
-                    // A split that caught up no longer holds the watermark back.
-                    if (_splitTime != null && SplitWatermark() is var caughtUp && caughtUp > _watermark)
+                    // A split that caught up no longer holds the watermark back (an idle share stays idle until data comes).
+                    if (_splitTime != null && !_idle && SplitWatermark() is var caughtUp && caughtUp > _watermark)
                     {
                         _watermark = caughtUp;
                         await Chain.WatermarkAsync(caughtUp, ct).ConfigureAwait(false);
