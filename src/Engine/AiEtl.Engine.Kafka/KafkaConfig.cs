@@ -36,7 +36,9 @@ internal static class KafkaConfig
             // Out-of-range offsets surface as errors the reader turns into a failure naming the lost range,
             // unless the spec allows a reset (then librdkafka resets to the earliest offset and the reader logs it).
             AutoOffsetReset = o.ResetOnOffsetOutOfRange ? AutoOffsetReset.Earliest : AutoOffsetReset.Error,
-            EnablePartitionEof = false,
+            // End-of-partition events tell the reader which partitions have caught up, so that they stop
+            // holding back the per-partition watermark (ISplitEventTime).
+            EnablePartitionEof = true,
             // The byte bound is what limits prefetch; queued.min.messages stays at librdkafka's default
             // (a low value, e.g. 16k, throttles fetching: measured ~3x slower on the mock broker).
             QueuedMaxMessagesKbytes = o.MaxPrefetchKBytes,

@@ -26,7 +26,7 @@ namespace AiEtl.Engine.Kafka;
 /// time cannot trigger a rebalance (<c>max.poll.interval.ms</c> does not apply).
 /// </para>
 /// </summary>
-internal sealed class KafkaSourceReader : ISourceReader
+internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
 {
     private static readonly JsonWriterOptions HeaderJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -52,6 +52,12 @@ internal sealed class KafkaSourceReader : ISourceReader
     private Exception? _fatal;
     private ArrayBufferWriter? _headerBuffer;
     private Utf8JsonWriter? _headerWriter;
+    // Per-partition event time (ISplitEventTime): the owned partition of each row of the open batch, each
+    // partition's largest event time, and whether it has caught up with the broker (partition EOF).
+    private int _eventTimeColumn = -1;
+    private int[] _rowSplit = [];
+    private long[] _splitMax = [];
+    private bool[] _caughtUp = [];
 
     public KafkaSourceReader(KafkaSource source, List<TopicPartition> owned, ConnectorContext context)
     {
@@ -87,6 +93,32 @@ internal sealed class KafkaSourceReader : ISourceReader
 
     /// <summary>The partitions this reader owns.</summary>
     public IReadOnlyList<TopicPartition> Assignment => _owned;
+
+    public void TrackEventTime(int column)
+    {
+        _eventTimeColumn = column;
+        _rowSplit = new int[Math.Max(16, _options.BatchSize)];
+        _splitMax = new long[_owned.Count];
+        System.Array.Fill(_splitMax, long.MinValue);
+        _caughtUp = new bool[_owned.Count];
+    }
+
+    public long EventTimeFloor
+    {
+        get
+        {
+            long min = long.MaxValue, max = long.MinValue;
+            var pending = false;
+            for (var k = 0; k < _splitMax.Length; k++)
+            {
+                if (_splitMax[k] > max) max = _splitMax[k];
+                if (_caughtUp[k]) continue;
+                pending = true;
+                if (_splitMax[k] < min) min = _splitMax[k];
+            }
+            return pending ? min : max;
+        }
+    }
 
     public void RestorePosition(ReadOnlySpan<byte> position)
     {
@@ -128,7 +160,12 @@ internal sealed class KafkaSourceReader : ISourceReader
                 if (left <= 0) break;
                 continue;
             }
-            if (cr.IsPartitionEOF || cr.Message is null) continue;
+            if (cr.IsPartitionEOF)
+            {
+                if (_eventTimeColumn >= 0 && IndexOf(cr.Topic, cr.Partition.Value) is var eof and >= 0) _caughtUp[eof] = true;
+                continue;
+            }
+            if (cr.Message is null) continue;
             Accept(cr);
         }
         return new ValueTask<Batch?>(BuildBatch());
@@ -151,6 +188,13 @@ internal sealed class KafkaSourceReader : ISourceReader
         {
             DeadLetter(topic, cr.Partition.Value, offset, _values.Error.ErrorClass, _values.Error.Message, _values.Raw);
             return;
+        }
+        if (_eventTimeColumn >= 0)
+        {
+            _caughtUp[k] = false;
+            var row = _data.Length - 1;
+            if (row >= _rowSplit.Length) System.Array.Resize(ref _rowSplit, _rowSplit.Length * 2);
+            _rowSplit[row] = k;
         }
         if (_meta is null) return;
         for (var c = 0; c < _metaColumns.Length; c++)
@@ -251,6 +295,18 @@ internal sealed class KafkaSourceReader : ISourceReader
     }
 
     private Batch BuildBatch()
+    {
+        var batch = BuildBatchCore();
+        if (_eventTimeColumn >= 0 && batch.Length > 0 && batch.Column(_eventTimeColumn) is PrimitiveArray<long> times)
+        {
+            var values = times.Values;
+            for (var i = 0; i < values.Length; i++)
+                if ((times.NullCount == 0 || times.IsValid(i)) && values[i] > _splitMax[_rowSplit[i]]) _splitMax[_rowSplit[i]] = values[i];
+        }
+        return batch;
+    }
+
+    private Batch BuildBatchCore()
     {
         var data = _data.Build();
         if (_meta is null) return data;

@@ -60,6 +60,26 @@ public interface ISourceReader : IAsyncDisposable
     ValueTask OnCheckpointCompleteAsync(long checkpointId, CancellationToken ct) => default;
 }
 
+/// <summary>
+/// A reader whose input is several independently ordered splits (Kafka partitions). Its watermark is then
+/// derived per split, as Flink does per partition: the least, over the splits that still have data pending,
+/// of each split's largest event time — not the largest event time of the reader's batches. Otherwise a split
+/// that happens to be fetched later than its siblings by more than the allowed disorder would have its
+/// on-time rows declared late, and which rows those are would depend on fetch timing (so a restarted job
+/// would not reproduce an uninterrupted run's windows).
+/// </summary>
+public interface ISplitEventTime
+{
+    /// <summary>Called once, before the first read, with the event-time column's index in the batches.</summary>
+    void TrackEventTime(int column);
+
+    /// <summary>
+    /// The least per-split maximum event time (µs) among splits with data pending; the largest seen when
+    /// every split has caught up; <see cref="long.MinValue"/> while a pending split has shown no row yet.
+    /// </summary>
+    long EventTimeFloor { get; }
+}
+
 /// <summary>A sink: creates one writer per parallel instance.</summary>
 public interface ISink
 {

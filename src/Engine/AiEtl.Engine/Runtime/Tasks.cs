@@ -138,6 +138,7 @@ internal sealed class SourceTask : TaskBase
     private int _tsColumn = -1;
     private long _maxOutOfOrderMicros;
     private long _maxEventTime = long.MinValue;
+    private ISplitEventTime? _splitTime;
     private TimeSpan? _idleTimeout;
     private bool _idle;
     private long _lastData = Stopwatch.GetTimestamp();
@@ -159,6 +160,11 @@ internal sealed class SourceTask : TaskBase
                 _tsColumn = source.Schema.GetFieldIndex(et.Column);
                 _maxOutOfOrderMicros = (long)(et.MaxOutOfOrderness.Ticks / 10);
                 _idleTimeout = et.IdleTimeout;
+                if (_reader is ISplitEventTime split)
+                {
+                    split.TrackEventTime(_tsColumn);
+                    _splitTime = split;
+                }
             }
             await Chain.OpenAsync(Context, Runner.Restored, Vertex.Name, Index, ct).ConfigureAwait(false);
             using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop);
@@ -195,6 +201,12 @@ internal sealed class SourceTask : TaskBase
                 if (batch.Length == 0)
                 {
                     batch.Dispose();
+                    // A split that caught up no longer holds the watermark back (an idle share stays idle until data comes).
+                    if (_splitTime != null && !_idle && SplitWatermark() is var caughtUp && caughtUp > _watermark)
+                    {
+                        _watermark = caughtUp;
+                        await Chain.WatermarkAsync(caughtUp, ct).ConfigureAwait(false);
+                    }
                     // An idle share must not hold back the watermark downstream (DESIGN: idle partitions).
                     if (_idleTimeout is { } idle && !_idle && Stopwatch.GetElapsedTime(_lastData) >= idle)
                     {
@@ -230,9 +242,16 @@ internal sealed class SourceTask : TaskBase
         }
     }
 
+    private long SplitWatermark()
+    {
+        var floor = _splitTime!.EventTimeFloor;
+        return floor == long.MinValue ? long.MinValue : floor - _maxOutOfOrderMicros;
+    }
+
     private long NextWatermark(Batch batch)
     {
         if (_tsColumn < 0) return long.MinValue;
+        if (_splitTime != null) return SplitWatermark();
         var col = batch.Column(_tsColumn);
         var values = Kernels.Gather.Values<long>(col);
         var bits = col.Data.Buffers[0].Span;
