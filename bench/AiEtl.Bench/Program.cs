@@ -30,6 +30,8 @@ public static class Program
             return 0;
         }
         if (command == "micro") return MicroRunner.Run(args[1..]);
+        // Hidden: the child process that hosts the mock Kafka broker for the kafka-clickhouse scenario.
+        if (command == MockBrokerProcess.Command) return MockBrokerProcess.HostMain(args.AsSpan(1));
 
         var scenario = ScenarioRegistry.Find(command);
         if (scenario == null)
