@@ -26,7 +26,8 @@ public sealed class KafkaClickHouseEngine(string brokers, string topic, ClickHou
 {
     private int _run;
 
-    public string Yaml(string table, DeliveryGuarantee delivery, string group) => $$"""
+    /// <param name="table">The ClickHouse table, or null for a null sink (the source and decoder alone).</param>
+    public string Yaml(string? table, DeliveryGuarantee delivery, string group) => $$"""
         name: kafka-clickhouse-bench
         source:
           kafka:
@@ -39,15 +40,15 @@ public sealed class KafkaClickHouseEngine(string brokers, string topic, ClickHou
           schema:
         {{KafkaClickHouseData.SchemaYaml("    ")}}
         sink:
-          clickhouse: { url: "{{clickHouse.HttpUrl}}", table: {{table}}, create_table: true, order_by: [order_id] }
+          {{(table is null ? "null: {}" : $"clickhouse: {{ url: \"{clickHouse.HttpUrl}\", table: {table}, create_table: true, order_by: [order_id] }}")}}
         delivery: {{(delivery == DeliveryGuarantee.ExactlyOnce ? "exactly-once" : "at-least-once")}}
         parallelism: {{parallelism}}
         """;
 
     /// <summary>One run into a fresh table; returns the job's result (the caller checks the table afterwards).</summary>
-    public JobResult Run(string table, DeliveryGuarantee delivery, long rows)
+    public JobResult Run(string? table, DeliveryGuarantee delivery, long rows)
     {
-        clickHouse.QueryAsync($"DROP TABLE IF EXISTS {table}").GetAwaiter().GetResult();
+        if (table != null) clickHouse.QueryAsync($"DROP TABLE IF EXISTS {table}").GetAwaiter().GetResult();
         var group = $"bench-{Environment.ProcessId}-{++_run}";
         var loaded = PipelineSpecLoader.LoadFromString(Yaml(table, delivery, group), "kafka-clickhouse-bench.yaml");
         if (!loaded.IsValid) throw new InvalidOperationException("bench pipeline spec invalid: " + string.Join("; ", loaded.FormatErrors()));

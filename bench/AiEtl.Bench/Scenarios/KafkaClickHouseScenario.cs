@@ -65,6 +65,9 @@ public sealed class KafkaClickHouseScenario : IScenario
             CheckTable(ch, "kc_eos", "engine (exactly-once)", expected);
             Log($"kafka-clickhouse: engine EOS {CoreScenario.Rate(eos.RowsPerSecond)} rows/s (runs ms: {eos.RunsText}), {eosResult.CheckpointsCompleted} checkpoints in the last run");
 
+            var sourceOnly = measurer.Measure("engine_source_only", rows, () => engine.Run(null, DeliveryGuarantee.AtLeastOnce, rows), out _);
+            Log($"kafka-clickhouse: engine source only (null sink) {CoreScenario.Rate(sourceOnly.RowsPerSecond)} rows/s (runs ms: {sourceOnly.RunsText})");
+
             var consume = measurer.Measure("kafka_consume", rows, () => KafkaClickHousePeers.Consume(broker.BootstrapServers, Topic, counts, p), out var consumed);
             if (consumed.Messages != rows) throw new ResultMismatchException($"kafka_consume read {consumed.Messages:N0} messages, expected {rows:N0}");
             Log($"kafka-clickhouse: kafka_consume {CoreScenario.Rate(consume.RowsPerSecond)} msgs/s (runs ms: {consume.RunsText})");
@@ -114,7 +117,7 @@ public sealed class KafkaClickHouseScenario : IScenario
                 Check("json_poco", expected, j);
                 Log($"kafka-clickhouse: json_poco {CoreScenario.Rate(poco.RowsPerSecond)} msgs/s on one thread (runs ms: {poco.RunsText})");
             }
-            return BuildReport(options, rows, expected, partitions, messageBytes, loadSeconds, ch.Version, alo, eos, decode,
+            return BuildReport(options, rows, expected, partitions, messageBytes, loadSeconds, ch.Version, alo, eos, sourceOnly, decode,
                 [(consume, p), (insert, p), (poco, 1)], brokerCpu);
         }
         finally
@@ -193,7 +196,7 @@ public sealed class KafkaClickHouseScenario : IScenario
     }
 
     private static ScenarioReport BuildReport(BenchOptions options, long rows, OrdersChecksum expected, int partitions, long messageBytes,
-        double loadSeconds, string chVersion, Measurement alo, Measurement eos, Measurement decode,
+        double loadSeconds, string chVersion, Measurement alo, Measurement eos, Measurement sourceOnly, Measurement decode,
         (Measurement M, int Threads)[] peers, double brokerCpu)
     {
         var consume = peers[0].M;
@@ -218,6 +221,9 @@ public sealed class KafkaClickHouseScenario : IScenario
             .Add("eos_alloc_bytes_per_row", eos.AllocBytesPerRow, 2)
             .Add("eos_peak_rss_mb", eos.PeakRssMb, 1)
             .Add("eos_rows_per_cpu_s", eos.RowsPerCpuSecond, 0)
+            .Add("source_only_rows_per_s", sourceOnly.RowsPerSecond, 0)
+            .Add("source_only_rows_per_cpu_s", sourceOnly.RowsPerCpuSecond, 0)
+            .Add("source_only_alloc_bytes_per_row", sourceOnly.AllocBytesPerRow, 2)
             .Add("vm_hwm_mb", alo.VmHwmBytes / (1024.0 * 1024.0), 1)
             .Add("implementation", "pipeline planned from YAML: kafka source (manual assignment, partitions split over the readers, JsonRowDecoder from librdkafka's buffer into Arrow columns) fused with the clickhouse sink (Native over HTTP, MergeTree created by the sink); parallelism = cores; stopped gracefully once every message is read");
         foreach (var (m, threads) in peers)
@@ -271,6 +277,7 @@ public sealed class KafkaClickHouseScenario : IScenario
         var table = new Table("contestant", "threads", "best ms", "median ms", "rows/s", "rows/s median", "rows/cpu-s", "alloc B/row", "peak RSS MB", "engine ÷");
         table.Row(Cells(alo, options.Parallelism, alo, alo));
         table.Row(Cells(eos, options.Parallelism, alo, alo));
+        table.Row(Cells(sourceOnly, options.Parallelism, alo, alo));
         table.Row(Cells(consume, options.Parallelism, alo, alo));
         table.Row(Cells(insert, options.Parallelism, alo, alo));
         table.Row(Cells(decode, 1, decode, decode));
