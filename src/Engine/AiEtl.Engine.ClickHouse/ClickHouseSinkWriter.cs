@@ -220,9 +220,13 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
         var row = 0;
         while (row < batch.Length)
         {
-            while (row < batch.Length && _rejects.Contains(row)) row++;
-            var end = row;
-            while (end < batch.Length && !_rejects.Contains(end)) end++;
+            var end = batch.Length;
+            if (!_rejects.IsEmpty)
+            {
+                while (row < batch.Length && _rejects.Contains(row)) row++;
+                end = row;
+                while (end < batch.Length && !_rejects.Contains(end)) end++;
+            }
             while (row < end)
             {
                 if (_bufferedRows >= _o.BatchRows) await FlushAsync(ct).ConfigureAwait(false);
