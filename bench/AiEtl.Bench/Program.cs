@@ -25,11 +25,13 @@ public static class Program
         var command = args[0];
         if (command == "list")
         {
-            foreach (var s in ScenarioRegistry.All) Console.WriteLine($"{s.Name,-10} {s.Description}");
-            Console.WriteLine($"{"micro",-10} BenchmarkDotNet kernel micro-benchmarks (selection, gather, multiply, column builder, window aggregation, HyperLogLog)");
+            foreach (var s in ScenarioRegistry.All) Console.WriteLine($"{s.Name,-17} {s.Description}");
+            Console.WriteLine($"{"micro",-17} BenchmarkDotNet kernel micro-benchmarks (selection, gather, multiply, column builder, window aggregation, HyperLogLog)");
             return 0;
         }
         if (command == "micro") return MicroRunner.Run(args[1..]);
+        // Hidden: the child process that hosts the mock Kafka broker for the kafka-clickhouse scenario.
+        if (command == MockBrokerProcess.Command) return MockBrokerProcess.HostMain(args.AsSpan(1));
 
         var scenario = ScenarioRegistry.Find(command);
         if (scenario == null)

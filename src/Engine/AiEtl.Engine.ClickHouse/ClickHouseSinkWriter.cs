@@ -13,8 +13,10 @@ namespace AiEtl.Engine.ClickHouse;
 /// <summary>
 /// One writer instance of <see cref="ClickHouseSink"/>. Encodes each batch into the insert buffer as it arrives
 /// (the caller keeps the batch), inserts when the buffer reaches the row or byte limit, when the flush interval
-/// passes, and at every checkpoint. While ClickHouse is unreachable the insert retries and every call blocks, so
-/// the runtime backpressures; the writer never holds more than its one buffer.
+/// passes, and at every checkpoint. An insert runs in the background while the next rows are encoded into a second
+/// buffer (at most one insert in flight: the next flush waits for it, and a checkpoint waits for both), so reading
+/// and encoding overlap the server's work. While ClickHouse is unreachable the insert retries and every call blocks,
+/// so the runtime backpressures; the writer never holds more than its two buffers.
 /// </summary>
 internal sealed class ClickHouseSinkWriter : ISinkWriter
 {
@@ -27,7 +29,9 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
     private readonly string _sinkPrefix;
     private readonly string _queryPrefix;
     private readonly string _table;
-    private readonly EncodeBuffer _buffer;
+    private EncodeBuffer _buffer;      // rows being encoded
+    private EncodeBuffer _sending;     // rows of the insert in flight (or a cleared spare)
+    private Task? _inflight;
     private readonly RowRejects _rejects = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
@@ -57,6 +61,7 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
         _table = $"{Ident(options.Database)}.{Ident(options.Table)}";
         // The slack covers block headers and the reservation of the last column written.
         _buffer = new EncodeBuffer(Math.Min(1 << 20, options.BatchBytes), (long)options.BatchBytes + (64 << 10));
+        _sending = new EncodeBuffer(Math.Min(1 << 20, options.BatchBytes), (long)options.BatchBytes + (64 << 10));
     }
 
     /// <summary>The server's version, known after <see cref="OpenAsync"/>.</summary>
@@ -215,9 +220,13 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
         var row = 0;
         while (row < batch.Length)
         {
-            while (row < batch.Length && _rejects.Contains(row)) row++;
-            var end = row;
-            while (end < batch.Length && !_rejects.Contains(end)) end++;
+            var end = batch.Length;
+            if (!_rejects.IsEmpty)
+            {
+                while (row < batch.Length && _rejects.Contains(row)) row++;
+                end = row;
+                while (end < batch.Length && !_rejects.Contains(end)) end++;
+            }
             while (row < end)
             {
                 if (_bufferedRows >= _o.BatchRows) await FlushAsync(ct).ConfigureAwait(false);
@@ -297,16 +306,43 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
         }
     }
 
-    /// <summary>Inserts the buffer (the caller holds the gate). Retries transient failures; see <see cref="InsertAsync"/>.</summary>
+    /// <summary>
+    /// Starts inserting the buffer in the background (the caller holds the gate) after the previous insert finished;
+    /// that insert's failure surfaces here. Retries transient failures; see <see cref="InsertAsync"/>.
+    /// </summary>
     private async ValueTask FlushAsync(CancellationToken ct)
     {
         if (_bufferedRows == 0) return;
-        await InsertAsync(ct).ConfigureAwait(false);
-        Inserts++;
-        RowsInserted += _bufferedRows;
-        _epochRows += _bufferedRows;
+        await WaitForInflightAsync().ConfigureAwait(false);
+        var full = _buffer;
+        var rows = _bufferedRows;
+        _buffer = _sending;
+        _sending = full;
         _bufferedRows = 0;
-        _buffer.Clear();
+        _inflight = SendAsync(full, rows, ct);
+    }
+
+    /// <summary>Inserts everything buffered and waits until the server has it (the caller holds the gate).</summary>
+    private async ValueTask DrainAsync(CancellationToken ct)
+    {
+        await FlushAsync(ct).ConfigureAwait(false);
+        await WaitForInflightAsync().ConfigureAwait(false);
+    }
+
+    private async ValueTask WaitForInflightAsync()
+    {
+        if (_inflight is not { } t) return;
+        _inflight = null;
+        await t.ConfigureAwait(false);
+    }
+
+    private async Task SendAsync(EncodeBuffer buffer, int rows, CancellationToken ct)
+    {
+        await InsertAsync(buffer, rows, ct).ConfigureAwait(false);
+        Inserts++;
+        RowsInserted += rows;
+        _epochRows += rows;
+        buffer.Clear();
     }
 
     /// <summary>
@@ -315,7 +351,7 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
     /// server, the writer counts its rows of the current checkpoint interval; unchanged → retry, grown by exactly this
     /// insert → done, anything else → fail (recovery from the last checkpoint then removes the interval).
     /// </summary>
-    private async Task InsertAsync(CancellationToken ct)
+    private async Task InsertAsync(EncodeBuffer buffer, int rows, CancellationToken ct)
     {
         var seq = ++_insertSeq;
         var budget = new RetryBudget(_o.MaxRetryTime, _o.InitialBackoff, _o.MaxBackoff);
@@ -325,7 +361,7 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
             ClickHouseSinkException failure;
             try
             {
-                await _http.InsertAsync(_plan!.InsertSql, _buffer.Memory, queryId, ct).ConfigureAwait(false);
+                await _http.InsertAsync(_plan!.InsertSql, buffer.Memory, queryId, ct).ConfigureAwait(false);
                 return;
             }
             catch (ClickHouseSinkException e) when (e.IsTransient)
@@ -340,7 +376,7 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
             if (_exactlyOnce && failure.MayHaveApplied)
             {
                 _epochUncertain = true;
-                if (await WasAppliedAsync(queryId, budget, failure, ct).ConfigureAwait(false)) return;
+                if (await WasAppliedAsync(queryId, rows, budget, failure, ct).ConfigureAwait(false)) return;
             }
             if (!await budget.WaitAsync(ct).ConfigureAwait(false)) throw GiveUp(budget, failure);
         }
@@ -350,7 +386,7 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
         new($"clickhouse sink '{_o.Name}': giving up on {_o.QualifiedTable} after {budget.Elapsed.TotalSeconds:0.#}s and {budget.Attempts + 1} attempts (max_retry_time {_o.MaxRetryTime}): {last.Message}",
             false, last.ServerCode, last.MayHaveApplied, last);
 
-    private async Task<bool> WasAppliedAsync(string queryId, RetryBudget budget, ClickHouseSinkException failure, CancellationToken ct)
+    private async Task<bool> WasAppliedAsync(string queryId, int rows, RetryBudget budget, ClickHouseSinkException failure, CancellationToken ct)
     {
         while (true)
         {
@@ -366,9 +402,9 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
                 }
                 var count = await EpochRowCountAsync(ct).ConfigureAwait(false);
                 if (count == _epochRows) return false;
-                if (count == _epochRows + _bufferedRows) return true;
+                if (count == _epochRows + rows) return true;
                 throw new ClickHouseSinkException(
-                    $"clickhouse sink '{_o.Name}': cannot tell how much of a failed insert into {_o.QualifiedTable} was applied ({count} rows of checkpoint interval {_epoch}, expected {_epochRows} or {_epochRows + _bufferedRows}); " +
+                    $"clickhouse sink '{_o.Name}': cannot tell how much of a failed insert into {_o.QualifiedTable} was applied ({count} rows of checkpoint interval {_epoch}, expected {_epochRows} or {_epochRows + rows}); " +
                     $"failing so that the restart from the last checkpoint removes the interval. Cause: {failure.Message}");
             }
             catch (ClickHouseSinkException e) when (e.IsTransient)
@@ -390,7 +426,7 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
         try
         {
             ThrowIfBackgroundFailed();
-            await FlushAsync(ct).ConfigureAwait(false);
+            await DrainAsync(ct).ConfigureAwait(false);
             if (!_exactlyOnce) return null;
             if (checkpointId < _epoch)
                 throw new InvalidOperationException($"checkpoint {checkpointId} is older than the interval being written ({_epoch}); checkpoint ids must increase");
@@ -559,6 +595,18 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
     {
         await _lifetime.CancelAsync().ConfigureAwait(false);
         if (_timer != null) await _timer.ConfigureAwait(false);
+        if (_inflight is { } inflight)
+        {
+            // Not drained by a checkpoint (the pipeline failed or stopped without one): nothing here may be counted
+            // as delivered, so its outcome only needs observing.
+            try
+            {
+                await inflight.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ClickHouseSinkException or OperationCanceledException or HttpRequestException)
+            {
+            }
+        }
         _lifetime.Dispose();
         _gate.Dispose();
         _http.Dispose();

@@ -23,7 +23,8 @@ internal static class KafkaConfig
     {
         var metadata = o.MetadataColumns;
         // Only marshal what the reader uses: every marshalled field costs an allocation per message.
-        var fields = new List<string> { "timestamp" };
+        var fields = new List<string>();
+        if (metadata.Contains("_timestamp")) fields.Add("timestamp");
         if (multiTopic || metadata.Contains("_topic")) fields.Add("topic");
         if (metadata.Contains("_headers")) fields.Add("headers");
         var c = new ConsumerConfig
@@ -42,7 +43,7 @@ internal static class KafkaConfig
             // The byte bound is what limits prefetch; queued.min.messages stays at librdkafka's default
             // (a low value, e.g. 16k, throttles fetching: measured ~3x slower on the mock broker).
             QueuedMaxMessagesKbytes = o.MaxPrefetchKBytes,
-            ConsumeResultFields = string.Join(",", fields),
+            ConsumeResultFields = fields.Count == 0 ? "none" : string.Join(",", fields),
             AllowAutoCreateTopics = false,
         };
         Apply(c, o.Properties);

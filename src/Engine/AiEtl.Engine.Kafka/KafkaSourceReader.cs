@@ -46,6 +46,7 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
     private readonly KeyCapture? _keys;
     private readonly KeyValuePair<string, object?>[] _metricTags;
     private readonly bool _singleTopic;
+    private readonly int[] _slotOfPartition; // single topic: partition → index into _owned (−1: not owned)
     private IConsumer<Ignore, DecodeStatus>? _consumer;
     private Dictionary<TopicPartition, long>? _restored;
     private bool _started;
@@ -69,6 +70,9 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         _singleTopic = _options.Topics.Count == 1;
         _topicIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var t = 0; t < _options.Topics.Count; t++) _topicIndex[_options.Topics[t]] = t;
+        _slotOfPartition = new int[owned.Count == 0 ? 0 : owned.Max(tp => tp.Partition.Value) + 1];
+        System.Array.Fill(_slotOfPartition, -1);
+        if (_singleTopic) for (var k = 0; k < owned.Count; k++) _slotOfPartition[owned[k].Partition.Value] = k;
         _next = new long[owned.Count];
         _committed = new long[owned.Count];
         System.Array.Fill(_next, -1);
@@ -142,13 +146,18 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         while (_data.Length < limit && !ct.IsCancellationRequested)
         {
             ThrowIfFatal();
-            var left = (int)Math.Ceiling((deadline - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency);
             ConsumeResult<Ignore, DecodeStatus>? cr;
+            var left = 0;
             try
             {
-                // Drain what is already fetched without waiting; wait (at most 200 ms at a time, to stay
-                // responsive to cancellation) only while the batch is still open.
-                cr = _consumer.Consume(Math.Clamp(left, 0, 200));
+                // Drain what is already fetched without waiting (the common case: no clock read); wait (at most
+                // 200 ms at a time, to stay responsive to cancellation) only while the batch is still open.
+                cr = _consumer.Consume(0);
+                if (cr is null)
+                {
+                    left = (int)Math.Ceiling((deadline - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency);
+                    if (left > 0) cr = _consumer.Consume(Math.Min(left, 200));
+                }
             }
             catch (ConsumeException e)
             {
@@ -283,6 +292,7 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
 
     private int IndexOf(string? topic, int partition)
     {
+        if (_singleTopic) return (uint)partition < (uint)_slotOfPartition.Length ? _slotOfPartition[partition] : -1;
         var t = _singleTopic || topic is null ? 0 : _topicIndex.GetValueOrDefault(topic, -1);
         if (t < 0) return -1;
         // Few partitions per reader: a linear scan beats hashing a boxed key.
