@@ -1,0 +1,1 @@
+SELECT id, key, ts FROM late WHERE v > 2
