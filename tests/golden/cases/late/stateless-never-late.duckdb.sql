@@ -1,1 +1,0 @@
-SELECT id, key, ts FROM late WHERE v > 2
