@@ -6,7 +6,7 @@ namespace AiEtl.Engine.Expressions;
 
 /// <summary>
 /// Parses the expression form shared by operator chains and SQL: literals, column names (plain or
-/// "quoted"), arithmetic, comparison, AND/OR/NOT, IS [NOT] NULL, function calls, CAST(x AS type),
+/// "quoted"), arithmetic, comparison, AND/OR/NOT, IS [NOT] NULL, IS [NOT] DISTINCT FROM, function calls, CAST(x AS type),
 /// parentheses, and <c>expr AS alias</c> in select lists. Errors carry the offending position.
 /// </summary>
 public sealed class ExprParser
@@ -145,10 +145,27 @@ public sealed class ExprParser
             var at = _pos;
             if (!TryKeyword("IS")) return left;
             var negated = TryKeyword("NOT");
-            if (!TryKeyword("NULL")) throw new ExpressionException("expected NULL or NOT NULL after IS", _pos);
+            if (TryKeyword("DISTINCT"))
+            {
+                if (!TryKeyword("FROM")) throw new ExpressionException($"expected FROM after IS {(negated ? "NOT " : "")}DISTINCT", _pos);
+                left = DistinctFrom(left, ParseComparison(), negated, at);
+                continue;
+            }
+            if (!TryKeyword("NULL")) throw new ExpressionException("expected NULL, NOT NULL, DISTINCT FROM or NOT DISTINCT FROM after IS", _pos);
             left = new IsNullExpr(left, negated, at);
         }
     }
+
+    /// <summary>
+    /// <c>a IS [NOT] DISTINCT FROM b</c>: equality that treats NULLs as equal values and is never NULL, written as
+    /// <c>CASE WHEN a IS NULL THEN b IS [NOT] NULL WHEN b IS NULL THEN TRUE|FALSE ELSE a &lt;&gt;|= b END</c>
+    /// (so types are checked as for the comparison, and each side is evaluated only where needed).
+    /// </summary>
+    private static CaseExpr DistinctFrom(Expr left, Expr right, bool negated, int at) => new(null,
+    [
+        new WhenClause(new IsNullExpr(left, false, at), new IsNullExpr(right, !negated, at)),
+        new WhenClause(new IsNullExpr(right, false, at), new Literal(!negated, at)),
+    ], new BinaryExpr(negated ? "=" : "<>", left, right, at), at);
 
     private static readonly string[] CompareOps = ["<=", ">=", "<>", "!=", "=", "<", ">"];
 
