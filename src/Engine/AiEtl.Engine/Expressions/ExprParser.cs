@@ -14,6 +14,13 @@ public sealed class ExprParser
     private readonly string _text;
     private int _pos;
     private int _depth;
+    private int _distinctFrom;
+
+    /// <summary>
+    /// IS [NOT] DISTINCT FROM is expanded into a CASE that names each operand more than once, so nesting them
+    /// multiplies the bound tree; a small cap keeps any expression's plan small.
+    /// </summary>
+    public const int MaxDistinctFrom = 8;
 
     /// <summary>How deeply parentheses, NOT and unary signs may nest (deeper input is an error, never a stack overflow).</summary>
     public const int MaxNesting = 256;
@@ -148,6 +155,8 @@ public sealed class ExprParser
             if (TryKeyword("DISTINCT"))
             {
                 if (!TryKeyword("FROM")) throw new ExpressionException($"expected FROM after IS {(negated ? "NOT " : "")}DISTINCT", _pos);
+                if (++_distinctFrom > MaxDistinctFrom)
+                    throw new ExpressionException($"at most {MaxDistinctFrom} IS [NOT] DISTINCT FROM in one expression", at);
                 left = DistinctFrom(left, ParseComparison(), negated, at);
                 continue;
             }
