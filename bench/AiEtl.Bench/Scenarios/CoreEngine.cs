@@ -42,7 +42,7 @@ public static class CoreEngine
     }
 
     /// <summary>A null sink that touches the output: counts rows and sums <c>total</c> (column 2).</summary>
-    private sealed class CountingSink : ISink
+    internal sealed class CountingSink : ISink
     {
         public long Rows;
         private double _sum;
@@ -78,7 +78,7 @@ public static class CoreEngine
         }
     }
 
-    private sealed class NoDeadLetters : IDeadLetterOutput
+    internal sealed class NoDeadLetters : IDeadLetterOutput
     {
         public long Count => 0;
         public void Write(DeadLetter letter) => throw new InvalidOperationException($"unexpected dead letter: {letter.Error}");

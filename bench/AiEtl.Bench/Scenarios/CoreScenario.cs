@@ -37,6 +37,17 @@ public sealed class CoreScenario : IScenario
             var engine = measurer.Measure("engine", rows, () => CoreEngine.Run(batches, p), out var expected);
             Log($"core: engine    {Rate(engine.RowsPerSecond)} rows/s (runs ms: {engine.RunsText}), {expected.Rows:N0} rows out, checksum {expected.Checksum:R}");
 
+            // The same query written in SQL and planned from a pipeline spec: must run as fast as the hand-built chain.
+            var sqlPlan = CoreEngineSql.Plan(batches, p, new CoreEngine.CountingSink());
+            Log($"core: SQL plan:\n{sqlPlan.Explain()}");
+            var engineSql = measurer.Measure("engine_sql", rows, () => CoreEngineSql.Run(batches, p), out var sqlResult);
+            Check("engine_sql", expected, sqlResult);
+            Log($"core: engine (SQL) {Rate(engineSql.RowsPerSecond)} rows/s (runs ms: {engineSql.RunsText}), {engineSql.RowsPerSecond / engine.RowsPerSecond:F3}x the chain");
+
+            // On a shared machine back-to-back measurements drift with the load: also alternate the two, run for run.
+            var (pairedChain, pairedSql) = Interleaved(batches, p, options.Quick ? 5 : 11);
+            Log($"core: interleaved x{pairedChain.Length}: chain median {Median(pairedChain) * 1e3:F1} ms, SQL median {Median(pairedSql) * 1e3:F1} ms, SQL ÷ chain (rows/s) {Median(pairedChain) / Median(pairedSql):F3}");
+
             var hand = measurer.Measure("hand_kernel", rows, () => CoreHandKernel.Run(batches, p), out var handResult);
             Check("hand_kernel", expected, handResult);
             Log($"core: hand kernel {Rate(hand.RowsPerSecond)} rows/s (runs ms: {hand.RunsText})");
@@ -81,7 +92,7 @@ public sealed class CoreScenario : IScenario
             }
 
             return BuildReport(options, rows, batches.Count, expected, engine,
-                [(linq, 1), (dataflow, p), (duck, duckThreads), (memcpy, p), (hand, p)], duckAll, copied);
+                [(engineSql, p), (linq, 1), (dataflow, p), (duck, duckThreads), (memcpy, p), (hand, p)], duckAll, copied, (pairedChain, pairedSql));
         }
         finally
         {
@@ -90,7 +101,7 @@ public sealed class CoreScenario : IScenario
     }
 
     private static ScenarioReport BuildReport(BenchOptions options, long rows, int batchCount, (long Rows, double Checksum) result,
-        Measurement engine, (Measurement M, int Threads)[] peers, Measurement duckAll, long memcpyBytes)
+        Measurement engine, (Measurement M, int Threads)[] peers, Measurement duckAll, long memcpyBytes, (double[] Chain, double[] Sql) paired)
     {
         var report = new ScenarioReport { Scenario = "core", Rows = rows, Env = EnvInfo.Collect(options) };
         report.Engine
@@ -121,6 +132,18 @@ public sealed class CoreScenario : IScenario
             report.Ratios.Add("vs_" + m.Name, engine.RowsPerSecond / m.RowsPerSecond, 3);
         }
         report.Ratios.Add("vs_duckdb_all_columns", engine.RowsPerSecond / duckAll.RowsPerSecond, 3);
+        var sql = peers.First(x => x.M.Name == "engine_sql").M;
+        report.Ratios.Add("sql_vs_chain", sql.RowsPerSecond / engine.RowsPerSecond, 3);
+        report.Ratios.Add("sql_vs_chain_median", sql.RowsPerSecondMedian / engine.RowsPerSecondMedian, 3);
+        report.Ratios.Add("sql_vs_chain_interleaved", Median(paired.Chain) / Median(paired.Sql), 3);
+        report.Extra.Add("sql_vs_chain_interleaved", new Figures()
+            .Add("pairs", (long)paired.Chain.Length)
+            .Add("chain_ms_median", Median(paired.Chain) * 1e3, 2)
+            .Add("sql_ms_median", Median(paired.Sql) * 1e3, 2)
+            .Add("chain_ms_best", paired.Chain.Min() * 1e3, 2)
+            .Add("sql_ms_best", paired.Sql.Min() * 1e3, 2)
+            .Add("ratio_of_medians", Median(paired.Chain) / Median(paired.Sql), 3)
+            .Add("ratio_of_bests", paired.Chain.Min() / paired.Sql.Min(), 3));
 
         report.Extra.Add("query", new Figures()
             .Add("sql", "SELECT id, customer_id, amount * qty AS total, ts FROM t WHERE status < 5")
@@ -135,7 +158,7 @@ public sealed class CoreScenario : IScenario
             .Add("rows_out", result.Rows)
             .Add("selectivity", (double)result.Rows / rows, 4)
             .Add("checksum", result.Checksum, 2)
-            .Add("verified_equal", "engine, linq, dataflow, duckdb, duckdb_all_columns"));
+            .Add("verified_equal", "engine, engine_sql, linq, dataflow, duckdb, duckdb_all_columns"));
         report.Extra.Add("per_cpu", new Figures()
             .Add("engine_rows_per_cpu_s", engine.RowsPerCpuSecond, 0)
             .Add("vs_duckdb_per_cpu", engine.RowsPerCpuSecond / peers.First(x => x.M.Name == "duckdb").M.RowsPerCpuSecond, 3)
@@ -150,10 +173,11 @@ public sealed class CoreScenario : IScenario
             if (m.Name == "duckdb") table.Row(Cells(duckAll, threads, engine));
         }
         report.Table = table;
-        report.Notes.Add($"rows {rows:N0} in {batchCount} batches of {CoreData.BatchRows:N0}; {result.Rows:N0} rows out; checksum {result.Checksum.ToString("R", CultureInfo.InvariantCulture)} (equal across engine, linq, dataflow, duckdb, duckdb_all_columns)");
+        report.Notes.Add($"rows {rows:N0} in {batchCount} batches of {CoreData.BatchRows:N0}; {result.Rows:N0} rows out; checksum {result.Checksum.ToString("R", CultureInfo.InvariantCulture)} (equal across engine, engine_sql, linq, dataflow, duckdb, duckdb_all_columns)");
         report.Notes.Add("duckdb prunes the columns its outer aggregate never reads (it scans status, amount, qty); duckdb_all_columns also takes max(id), max(customer_id), max(ts), columns the engine carries to its sink");
         report.Notes.Add("rows/s from the best of the timed runs; median kept beside it; peak RSS = largest VmRSS sampled during that contestant's runs (the whole process, input included)");
         report.Notes.Add("engine = the runtime pipeline (JobRunner + FilterProjectOperator, expressions compiled from text); hand_kernel = the hand-written fused kernel for this one query, no runtime (the ceiling)");
+        report.Notes.Add($"engine_sql = the same query as SQL ({CoreEngineSql.Sql}) planned from a pipeline spec by the SQL planner, same runtime and null sink; ratios.sql_vs_chain = engine_sql rows/s ÷ engine rows/s (target ≥ 0.9)");
         return report;
     }
 
@@ -178,6 +202,31 @@ public sealed class CoreScenario : IScenario
         m.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture),
         ReferenceEquals(m, engine) ? "—" : (engine.RowsPerSecond / m.RowsPerSecond).ToString("F2", CultureInfo.InvariantCulture) + "×",
     ];
+
+    /// <summary>Alternates the chain and the SQL pipeline run for run (after one warmup each); wall seconds of each.</summary>
+    private static (double[] Chain, double[] Sql) Interleaved(IReadOnlyList<AiEtl.Engine.Batch> batches, int p, int pairs)
+    {
+        CoreEngine.Run(batches, p);
+        CoreEngineSql.Run(batches, p);
+        var chain = new double[pairs];
+        var sql = new double[pairs];
+        for (var i = 0; i < pairs; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            CoreEngine.Run(batches, p);
+            chain[i] = sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            CoreEngineSql.Run(batches, p);
+            sql[i] = sw.Elapsed.TotalSeconds;
+        }
+        return (chain, sql);
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
 
     internal static string Rate(double perSecond) => perSecond switch
     {

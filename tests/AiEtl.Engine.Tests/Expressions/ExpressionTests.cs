@@ -83,6 +83,11 @@ public sealed class ExpressionTests
     [InlineData("NOT b", new object?[] { false, true, null, false })]
     [InlineData("s IS NULL", new object?[] { false, false, true, false })]
     [InlineData("s IS NOT NULL", new object?[] { true, true, false, true })]
+    [InlineData("s IS DISTINCT FROM 'Ab'", new object?[] { false, true, true, true })]
+    [InlineData("s IS NOT DISTINCT FROM NULL", new object?[] { false, false, true, false })]
+    [InlineData("i IS DISTINCT FROM NULL", new object?[] { true, true, false, true })]
+    [InlineData("b IS NOT DISTINCT FROM TRUE", new object?[] { true, false, false, true })]
+    [InlineData("NOT i IS DISTINCT FROM 1", new object?[] { true, false, false, false })]
     public void Boolean_logic_is_three_valued(string expr, object?[] expected) =>
         Assert.Equal(expected, Eval(expr));
 
@@ -113,11 +118,26 @@ public sealed class ExpressionTests
     [InlineData("CAST(i AS money)", "unknown type 'money'", 10)]
     [InlineData("ts > 'yesterday'", "not a valid timestamp", 5)]
     [InlineData("(i > 1", "expected ')'", 6)]
+    [InlineData("i IS DISTINCT 1", "expected FROM after IS DISTINCT", 14)]
+    [InlineData("i IS TRUE", "expected NULL, NOT NULL, DISTINCT FROM or NOT DISTINCT FROM after IS", 5)]
+    [InlineData("s IS DISTINCT FROM 1", "cannot compare string with", 2)]
     public void Errors_name_the_problem_and_its_position(string expr, string message, int position)
     {
         var e = Assert.Throws<ExpressionException>(() => new Binder(S).Bind(ExprParser.Parse(expr)));
         Assert.Contains(message, e.Message);
         Assert.Equal(position, e.Position);
+    }
+
+    [Fact]
+    public void Nested_is_distinct_from_is_capped_so_the_expanded_plan_stays_small()
+    {
+        // Chained left to right: (b IS DISTINCT FROM b) IS DISTINCT FROM b …, bool with bool at every step.
+        var allowed = "b" + string.Concat(Enumerable.Repeat(" IS DISTINCT FROM b", ExprParser.MaxDistinctFrom));
+        Assert.Equal(ColumnKind.Bool, new Binder(S).Bind(ExprParser.Parse(allowed)).Kind);
+        var tooMany = "b" + string.Concat(Enumerable.Repeat(" IS DISTINCT FROM b", 40));
+        var e = Assert.Throws<ExpressionException>(() => ExprParser.Parse(tooMany));
+        Assert.Contains($"at most {ExprParser.MaxDistinctFrom} IS [NOT] DISTINCT FROM", e.Message);
+        Assert.Equal(2 + ExprParser.MaxDistinctFrom * " IS DISTINCT FROM b".Length, e.Position);
     }
 
     [Fact]

@@ -173,6 +173,29 @@ public sealed class SqlPlannerTests
     }
 
     [Fact]
+    public void A_stateless_query_compiles_to_the_same_fused_vertex_as_the_operator_chain()
+    {
+        // The core bench's query: as SQL and as the filter + select chain it must plan to the same operators.
+        var batches = OrdersData(rows: 10, batchSize: 2);
+        var sqlSpec = SqlTestSupport.Spec("SELECT id, customer, amount * qty AS total, ts FROM orders WHERE status < 5", batches, new RowCollectingSink());
+        var chainSpec = sqlSpec with { Transform = new OperatorChainSpec([new FilterStep("status < 5"), new SelectStep(["id", "customer", "amount * qty AS total", "ts"])]) };
+        var sql = Planner.Plan(sqlSpec, Registry(), parallelismOverride: 2).Graph;
+        var chain = Planner.Plan(chainSpec, Registry(), parallelismOverride: 2).Graph;
+        Assert.Equal(chain.Vertices.Count, sql.Vertices.Count);
+        foreach (var (c, s) in chain.Vertices.Zip(sql.Vertices))
+        {
+            Assert.Equal(c.OperatorDescriptions, s.OperatorDescriptions);
+            Assert.Equal((c.Name, c.Parallelism, c.IsSink), (s.Name, s.Parallelism, s.IsSink));
+            Assert.Equal(Names(c.OutputSchema), Names(s.OutputSchema));
+            Assert.Equal(Kinds(c.OutputSchema), Kinds(s.OutputSchema));
+            Assert.Equal(c.CreateChain(0).Select(o => o.GetType()), s.CreateChain(0).Select(o => o.GetType()));
+        }
+        Assert.IsType<FilterProjectOperator>(sql.Vertices[0].CreateChain(0)[0]);
+        Assert.StartsWith("filter (status < 5) -> project id, customer, (amount * qty) AS total, ts", sql.Vertices[0].OperatorDescriptions[0], StringComparison.Ordinal);
+        foreach (var b in batches) b.Dispose();
+    }
+
+    [Fact]
     public void The_planner_puts_the_aggregate_in_a_keyed_vertex_behind_a_hash_edge()
     {
         var plan = Planner.Plan(Load(GeneratorYaml), BuiltinConnectors.Create(), parallelismOverride: 2);

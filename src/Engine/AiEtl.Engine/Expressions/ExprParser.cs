@@ -6,7 +6,7 @@ namespace AiEtl.Engine.Expressions;
 
 /// <summary>
 /// Parses the expression form shared by operator chains and SQL: literals, column names (plain or
-/// "quoted"), arithmetic, comparison, AND/OR/NOT, IS [NOT] NULL, function calls, CAST(x AS type),
+/// "quoted"), arithmetic, comparison, AND/OR/NOT, IS [NOT] NULL, IS [NOT] DISTINCT FROM, function calls, CAST(x AS type),
 /// parentheses, and <c>expr AS alias</c> in select lists. Errors carry the offending position.
 /// </summary>
 public sealed class ExprParser
@@ -14,6 +14,13 @@ public sealed class ExprParser
     private readonly string _text;
     private int _pos;
     private int _depth;
+    private int _distinctFrom;
+
+    /// <summary>
+    /// IS [NOT] DISTINCT FROM is expanded into a CASE that names each operand more than once, so nesting them
+    /// multiplies the bound tree; a small cap keeps any expression's plan small.
+    /// </summary>
+    public const int MaxDistinctFrom = 8;
 
     /// <summary>How deeply parentheses, NOT and unary signs may nest (deeper input is an error, never a stack overflow).</summary>
     public const int MaxNesting = 256;
@@ -145,10 +152,29 @@ public sealed class ExprParser
             var at = _pos;
             if (!TryKeyword("IS")) return left;
             var negated = TryKeyword("NOT");
-            if (!TryKeyword("NULL")) throw new ExpressionException("expected NULL or NOT NULL after IS", _pos);
+            if (TryKeyword("DISTINCT"))
+            {
+                if (!TryKeyword("FROM")) throw new ExpressionException($"expected FROM after IS {(negated ? "NOT " : "")}DISTINCT", _pos);
+                if (++_distinctFrom > MaxDistinctFrom)
+                    throw new ExpressionException($"at most {MaxDistinctFrom} IS [NOT] DISTINCT FROM in one expression", at);
+                left = DistinctFrom(left, ParseComparison(), negated, at);
+                continue;
+            }
+            if (!TryKeyword("NULL")) throw new ExpressionException("expected NULL, NOT NULL, DISTINCT FROM or NOT DISTINCT FROM after IS", _pos);
             left = new IsNullExpr(left, negated, at);
         }
     }
+
+    /// <summary>
+    /// <c>a IS [NOT] DISTINCT FROM b</c>: equality that treats NULLs as equal values and is never NULL, written as
+    /// <c>CASE WHEN a IS NULL THEN b IS [NOT] NULL WHEN b IS NULL THEN TRUE|FALSE ELSE a &lt;&gt;|= b END</c>
+    /// (so types are checked as for the comparison, and each side is evaluated only where needed).
+    /// </summary>
+    private static CaseExpr DistinctFrom(Expr left, Expr right, bool negated, int at) => new(null,
+    [
+        new WhenClause(new IsNullExpr(left, false, at), new IsNullExpr(right, !negated, at)),
+        new WhenClause(new IsNullExpr(right, false, at), new Literal(!negated, at)),
+    ], new BinaryExpr(negated ? "=" : "<>", left, right, at), at);
 
     private static readonly string[] CompareOps = ["<=", ">=", "<>", "!=", "=", "<", ">"];
 

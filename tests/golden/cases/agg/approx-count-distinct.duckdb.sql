@@ -1,0 +1,1 @@
+SELECT customer, count(DISTINCT name) AS names FROM orders GROUP BY customer

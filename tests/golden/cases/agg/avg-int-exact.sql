@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT status, avg(id) AS a FROM orders GROUP BY status

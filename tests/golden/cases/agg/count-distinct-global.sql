@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT count(DISTINCT customer) AS c, count(DISTINCT paid) AS p FROM orders

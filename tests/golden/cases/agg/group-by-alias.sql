@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT upper(status) AS s, count(*) AS n FROM orders GROUP BY s

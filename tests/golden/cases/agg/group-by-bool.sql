@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT paid, count(*) AS n, avg(amount) AS a FROM orders GROUP BY paid

@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT day, count(*) AS n FROM orders GROUP BY day

@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT status, avg(amount) AS a FROM orders GROUP BY 1

@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT customer, min(name) AS first, max(name) AS last FROM orders GROUP BY customer

@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT customer, sum(id) AS s FROM orders GROUP BY customer

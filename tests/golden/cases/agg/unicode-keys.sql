@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT name, count(*) AS n FROM orders GROUP BY name

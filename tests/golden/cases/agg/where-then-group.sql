@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT status, count(*) AS n, sum(amount * qty) AS total FROM orders WHERE amount > 0 GROUP BY status

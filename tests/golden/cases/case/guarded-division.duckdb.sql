@@ -1,0 +1,1 @@
+SELECT id, CASE WHEN qty = 0 THEN NULL ELSE 100 // qty END AS r FROM orders

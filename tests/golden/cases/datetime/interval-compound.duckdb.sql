@@ -1,0 +1,1 @@
+SELECT id, ts + INTERVAL '90 minutes' AS t FROM orders

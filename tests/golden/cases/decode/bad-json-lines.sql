@@ -1,0 +1,3 @@
+-- input: bad
+-- check: hand: malformed input lines go to the dead letters with raw bytes and line numbers (decoding contract)
+SELECT id, amount, name FROM bad

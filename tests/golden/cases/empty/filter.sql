@@ -1,0 +1,3 @@
+-- input: empty
+-- check: duckdb
+SELECT * FROM empty WHERE qty > 0

@@ -1,0 +1,3 @@
+-- input: empty
+-- check: duckdb
+SELECT id, amount FROM empty

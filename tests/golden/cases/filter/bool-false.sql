@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT id FROM orders WHERE paid = false

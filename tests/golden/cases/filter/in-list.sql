@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT id, status FROM orders WHERE status IN ('paid', 'PAID', 'open')

@@ -1,0 +1,1 @@
+SELECT id, ts FROM orders WHERE ts >= TIMESTAMP '2024-03-10 12:00:00'

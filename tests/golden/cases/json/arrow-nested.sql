@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT id, payload -> 'n' ->> 'b' AS b FROM orders WHERE payload <> 'not json'

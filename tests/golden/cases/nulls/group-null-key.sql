@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT customer, count(*) AS n FROM orders GROUP BY customer

@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+select ID, Amount from ORDERS where QTY >= 10

@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT id, qty / 3 AS third FROM orders WHERE qty IS NOT NULL

@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT o.id, o."amount", "name" FROM orders AS o

@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT * FROM orders

@@ -1,0 +1,1 @@
+SELECT id, name FROM orders WHERE regexp_matches(name, '^[a-z]+$')

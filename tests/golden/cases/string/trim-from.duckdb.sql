@@ -1,0 +1,1 @@
+SELECT id, trim(name, 'a') AS t FROM orders

@@ -1,0 +1,3 @@
+-- input: orders
+-- check: duckdb
+SELECT id, name FROM orders WHERE name > 'm'

@@ -1,0 +1,3 @@
+-- input: tz
+-- check: duckdb
+SELECT id, ts, ts AT TIME ZONE 'Europe/Paris' AS paris, ts AT TIME ZONE 'America/New_York' AS ny FROM tz

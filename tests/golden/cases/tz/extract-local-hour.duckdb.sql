@@ -1,0 +1,1 @@
+SELECT id, extract(hour FROM (ts AT TIME ZONE 'UTC') AT TIME ZONE 'Asia/Tokyo') AS h FROM tz

@@ -1,0 +1,3 @@
+-- input: tz
+-- check: duckdb
+SELECT id, extract(hour FROM ts AT TIME ZONE 'Asia/Tokyo') AS h FROM tz

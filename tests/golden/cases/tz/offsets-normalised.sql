@@ -1,0 +1,3 @@
+-- input: tz
+-- check: duckdb
+SELECT id, ts FROM tz WHERE ts IS NOT NULL

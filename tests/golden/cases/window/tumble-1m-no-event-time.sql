@@ -1,0 +1,5 @@
+-- input: events
+-- check: duckdb
+SELECT key, window_start, window_end, count(*) AS n, sum(v) AS total
+FROM events
+GROUP BY key, TUMBLE(ts, INTERVAL '1' MINUTE)

@@ -1,0 +1,1 @@
+SELECT key, make_timestamp(epoch_us(ts) // 60000000 * 60000000) AS window_start, make_timestamp(epoch_us(ts) // 60000000 * 60000000 + 60000000) AS window_end, count(*) AS n, sum(v) AS total FROM events GROUP BY ALL

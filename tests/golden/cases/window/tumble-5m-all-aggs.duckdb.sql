@@ -1,0 +1,1 @@
+SELECT key, make_timestamp(epoch_us(ts) // 300000000 * 300000000) AS window_start, make_timestamp(epoch_us(ts) // 300000000 * 300000000 + 300000000) AS window_end, count(*) AS n, count(v) AS nv, sum(v) AS s, min(v) AS mn, max(v) AS mx, avg(x) AS ax, min(x) AS mnx, max(x) AS mxx FROM events GROUP BY ALL

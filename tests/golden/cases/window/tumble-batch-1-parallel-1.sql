@@ -1,0 +1,8 @@
+-- input: events
+-- check: duckdb
+-- event_time: ts 1h
+-- batch_size: 1
+-- parallelism: 1
+SELECT key, window_start, window_end, count(*) AS n, sum(v) AS total
+FROM events
+GROUP BY key, TUMBLE(ts, INTERVAL '1' MINUTE)

@@ -1,0 +1,1 @@
+SELECT upper(key) AS k, make_timestamp(epoch_us(ts) // 120000000 * 120000000) AS window_start, make_timestamp(epoch_us(ts) // 120000000 * 120000000 + 120000000) AS window_end, sum(v) AS s FROM events GROUP BY ALL

@@ -1,0 +1,1 @@
+SELECT key, make_timestamp(epoch_us(ts) // 180000000 * 180000000) AS window_start, make_timestamp(epoch_us(ts) // 180000000 * 180000000 + 180000000) AS window_end, count(*) FILTER (WHERE v > 50) AS big, sum(v) FILTER (WHERE x < 5) AS s FROM events GROUP BY ALL

@@ -1,0 +1,4 @@
+-- input: events
+-- check: duckdb
+-- event_time: ts 1h
+SELECT key, window_start, window_end, count(*) AS n FROM events GROUP BY key, TUMBLE(ts, INTERVAL '1' MINUTE) HAVING count(*) >= 3
