@@ -208,6 +208,7 @@ public sealed partial class SqlRobustnessTests
         var rnd = new Random(20_261_129);
         var total = Stopwatch.StartNew();
         var slowest = (Ms: 0.0, Sql: "");
+        var totalCpuMs = 0.0;
         int planned = 0, rejected = 0;
         var failures = new List<string>();
         // Warm up (JIT) on inputs of every kind before anything is timed.
@@ -236,7 +237,8 @@ public sealed partial class SqlRobustnessTests
             // These machines are shared (load far above the core count happens): the bound is on the CPU time of
             // this thread, with a generous wall-clock bound on top for anything that would block.
             var ms = (ThreadCpu.Now() - cpu).TotalMilliseconds;
-            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"input took {sw.Elapsed} of wall-clock time: {Show(sql)}");
+            totalCpuMs += ms;
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"input took {sw.Elapsed} of wall-clock time: {Show(sql)}");
             for (var retry = 0; retry < 2 && ms > 200; retry++)
             {
                 cpu = ThreadCpu.Now();
@@ -247,7 +249,8 @@ public sealed partial class SqlRobustnessTests
         }
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
         Assert.True(slowest.Ms < 200, $"slowest input took {slowest.Ms:0.0} ms of CPU: {Show(slowest.Sql)}");
-        Assert.True(total.Elapsed < TimeSpan.FromSeconds(60), $"{Iterations} inputs took {total.Elapsed}");
+        // CPU time, not wall-clock: the whole-suite run shares two cores with every other test collection.
+        Assert.True(totalCpuMs < 60_000, $"{Iterations} inputs took {totalCpuMs / 1000:0.0} s of CPU ({total.Elapsed} wall-clock)");
         Assert.True(planned > 1_000, $"only {planned} inputs planned: the mutations are too destructive to reach the planner");
         Assert.True(rejected > 10_000, $"only {rejected} inputs rejected");
         TestContext.Current.SendDiagnosticMessage($"{Iterations} inputs: {planned} planned, {rejected} rejected, slowest {slowest.Ms:0.0} ms of CPU, total {total.Elapsed.TotalSeconds:0.0} s");
