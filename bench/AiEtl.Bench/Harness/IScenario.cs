@@ -19,6 +19,7 @@ public static class ScenarioRegistry
         new CoreScenario(),
         new SlowSinkScenario(),
         new WindowAggScenario(),
+        new CdcScenario(),
     ];
 
     public static IScenario? Find(string name) =>
