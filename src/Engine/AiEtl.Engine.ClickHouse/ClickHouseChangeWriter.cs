@@ -358,7 +358,9 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
             }
             seen.Add(k);
         }
-        var known = new Dictionary<string, Dictionary<string, string?>>(StringComparer.Ordinal);
+        var lsn = (Int64Array)batch.Column(s.GetFieldIndex(CdcColumns.Lsn));
+        var seq = (Int64Array)batch.Column(s.GetFieldIndex(CdcColumns.TxSeq));
+        var known = new Dictionary<string, Latest>(StringComparer.Ordinal);
         if (lookup.Count > 0)
         {
             await FlushAsync(t, ct).ConfigureAwait(false);
@@ -386,7 +388,14 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
                         if (op.GetBytes(rows[prev])[0] == (byte)'d') throw Unknown(t, k, c, "it was deleted earlier in the stream");
                         value = values[idx][prev];
                     }
-                    else if (known.TryGetValue(k, out var row)) value = row[c];
+                    else if (known.TryGetValue(k, out var row))
+                    {
+                        if (!row.Deleted) value = row.Values[c];
+                        // A replay (after a crash) of a change the target already holds a newer version of: this row
+                        // loses to that version, so its value never shows.
+                        else if (row.Version > Version(lsn.GetValue(i)!.Value, seq.GetValue(i)!.Value)) value = null;
+                        else throw Unknown(t, k, c, "the target holds the row as deleted");
+                    }
                     else throw Unknown(t, k, c, "the target has no row with this key");
                     values[idx][j] = value;
                 }
@@ -418,22 +427,27 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
         $"so PostgreSQL did not send its value, and the sink cannot fill it in: {why}. Take an initial snapshot into {o.Database}.{t.Table}, " +
         $"or set ALTER TABLE {t.Info.Table} REPLICA IDENTITY FULL so that the change carries the value.");
 
-    private async Task LookupAsync(Target t, string[] keys, string[] columns, Dictionary<string, Dictionary<string, string?>> into, CancellationToken ct)
+    /// <summary>A key's newest row in the target: its version, whether it is a delete, and the looked-up columns.</summary>
+    private sealed record Latest(ulong Version, bool Deleted, Dictionary<string, string?> Values);
+
+    private async Task LookupAsync(Target t, string[] keys, string[] columns, Dictionary<string, Latest> into, CancellationToken ct)
     {
         var canon = t.Info.Key.Select((k, i) => Canon(Ident(k), t.KeyTypes[i])).ToArray();
         var keyExpr = canon.Length == 1 ? canon[0] : "(" + string.Join(", ", canon) + ")";
         var list = string.Join(", ", keys.Select(k => k.Split('\u0001') is var parts && parts.Length == 1 ? Quote(parts[0]) : "(" + string.Join(", ", parts.Select(Quote)) + ")"));
-        var select = string.Join(", ", canon.Select((c, i) => $"{c} AS k{i}").Concat(columns.SelectMany((c, i) => new[] { $"isNull({Ident(c)}) AS n{i}", $"ifNull({Ident(c)}, '') AS v{i}" })));
-        var outer = string.Join(", ", canon.Select((_, i) => $"k{i}").Concat(columns.SelectMany((_, i) => new[] { $"n{i}", $"v{i}" })));
-        // The key condition may run before FINAL (it keeps or drops all versions of a key); is_deleted must not.
-        var sql = $"SELECT {outer} FROM (SELECT {select}, {Ident(ClickHouseChangeSinkOptions.DeletedColumn)} AS del FROM {t.Sql} FINAL WHERE {keyExpr} IN ({list})) WHERE del = 0";
+        var select = string.Join(", ", canon.Select((c, i) => $"{c} AS k{i}")
+            .Append($"{Ident(ClickHouseChangeSinkOptions.VersionColumn)} AS ver").Append($"{Ident(ClickHouseChangeSinkOptions.DeletedColumn)} AS del")
+            .Concat(columns.SelectMany((c, i) => new[] { $"isNull({Ident(c)}) AS n{i}", $"ifNull({Ident(c)}, '') AS v{i}" })));
+        // FINAL keeps each key's newest row; the key condition may run before FINAL (it keeps or drops all of a key's rows).
+        var sql = $"SELECT {select} FROM {t.Sql} FINAL WHERE {keyExpr} IN ({list})";
         var rows = await RetryAsync("TOAST lookup", c => _http!.QueryAsync(sql, c), ct).ConfigureAwait(false);
+        var n = canon.Length;
         foreach (var row in rows)
         {
-            var key = string.Join('\u0001', row.Take(canon.Length));
+            var key = string.Join('\u0001', row.Take(n));
             var values = new Dictionary<string, string?>(StringComparer.Ordinal);
-            for (var i = 0; i < columns.Length; i++) values[columns[i]] = row[canon.Length + 2 * i] == "1" ? null : row[canon.Length + 2 * i + 1];
-            into[key] = values;
+            for (var i = 0; i < columns.Length; i++) values[columns[i]] = row[n + 2 + 2 * i] == "1" ? null : row[n + 3 + 2 * i];
+            into[key] = new Latest(ulong.Parse(row[n], CultureInfo.InvariantCulture), row[n + 1] == "1", values);
         }
     }
 
