@@ -31,7 +31,9 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
         public required int[] KeyInputs { get; init; }
         public required ChType[] KeyTypes { get; init; }
         public required string InsertSql { get; init; }
-        public required EncodeBuffer Buffer { get; init; }
+        public required EncodeBuffer Buffer { get; set; }
+        /// <summary>The buffer of the previous insert, reused once that insert is done.</summary>
+        public EncodeBuffer? Spare;
         public int Rows;
         public long FirstRowAt;
     }
@@ -41,6 +43,7 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
     private readonly Dictionary<string, Target> _targets = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Target> _byTable = new(StringComparer.Ordinal);
     private long _snapshotLsn;
+    private Task _inflight = Task.CompletedTask;
     private long _bufferedBytes;
 
     public ServerVersion Server { get; private set; }
@@ -100,6 +103,7 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
             throw new InvalidOperationException("the batch schema does not start with the change columns in the order the postgres_cdc source emits them");
         // Buffers were encoded for the old plans: insert them first.
         await FlushAllAsync(ct).ConfigureAwait(false);
+        await SettleAsync().ConfigureAwait(false);
         _targets.Clear();
         _byTable.Clear();
         foreach (var info in tables)
@@ -364,6 +368,7 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
         if (lookup.Count > 0)
         {
             await FlushAsync(t, ct).ConfigureAwait(false);
+            await SettleAsync().ConfigureAwait(false);
             var names = affected.Select(i => s.FieldsList[i].Name).ToArray();
             foreach (var chunk in lookup.Chunk(500))
                 await LookupAsync(t, chunk, names, known, ct).ConfigureAwait(false);
@@ -620,21 +625,40 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
         foreach (var t in _targets.Values) await FlushAsync(t, ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Starts inserting the target's buffer and swaps in its spare, so encoding goes on while ClickHouse works.
+    /// One insert is in flight at a time (it is awaited before the next starts), so inserts keep their order.
+    /// </summary>
     private async Task FlushAsync(Target t, CancellationToken ct)
     {
         if (t.Rows == 0) return;
-        var body = t.Buffer.Memory;
+        await _inflight.ConfigureAwait(false);
+        var buffer = t.Buffer;
+        var rows = t.Rows;
+        t.Buffer = t.Spare ?? new EncodeBuffer(1 << 16, (long)o.BatchBytes + (64 << 10));
+        t.Spare = null;
+        t.Rows = 0;
+        _bufferedBytes -= buffer.Length;
+        _inflight = InsertAsync(t, buffer, rows, ct);
+    }
+
+    private async Task InsertAsync(Target t, EncodeBuffer buffer, int rows, CancellationToken ct)
+    {
+        var body = buffer.Memory;
         await RetryAsync("INSERT", async c => { await _http!.InsertAsync(t.InsertSql, body, $"aietl-cdc-{Guid.NewGuid():N}", c).ConfigureAwait(false); return 0; }, ct).ConfigureAwait(false);
         Inserts++;
-        RowsInserted += t.Rows;
-        _bufferedBytes -= t.Buffer.Length;
-        t.Rows = 0;
-        t.Buffer.Clear();
+        RowsInserted += rows;
+        buffer.Clear();
+        t.Spare = buffer;
     }
+
+    /// <summary>Waits until every started insert is in the table (rethrows its failure).</summary>
+    private async Task SettleAsync() => await _inflight.ConfigureAwait(false);
 
     /// <summary>A truncate (or a new snapshot) at <paramref name="version"/>: deletes every row below it, waiting for the mutation.</summary>
     private async Task DeleteBelowAsync(Target t, ulong version, CancellationToken ct)
     {
+        await SettleAsync().ConfigureAwait(false);
         var predicate = $"{Ident(ClickHouseChangeSinkOptions.VersionColumn)} < {version.ToString(CultureInfo.InvariantCulture)}";
         var count = await RetryAsync("count", c => _http!.ScalarAsync($"SELECT count() FROM {t.Sql} WHERE {predicate}", c), ct).ConfigureAwait(false);
         if (count == "0") return;
@@ -656,6 +680,7 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
     public async ValueTask<byte[]?> PreCommitAsync(long checkpointId, CancellationToken ct)
     {
         await FlushAllAsync(ct).ConfigureAwait(false);
+        await SettleAsync().ConfigureAwait(false);
         return Encoding.UTF8.GetBytes($"{{\"v\":1,\"snapshot_lsn\":{_snapshotLsn.ToString(CultureInfo.InvariantCulture)}}}");
     }
 
@@ -683,10 +708,17 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
         }
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        try
+        {
+            await _inflight.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ClickHouseSinkException or OperationCanceledException)
+        {
+            // Already reported to the caller (or the run was aborted); the checkpoint did not count these rows.
+        }
         _http?.Dispose();
-        return default;
     }
 }
 
