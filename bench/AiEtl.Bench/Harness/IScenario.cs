@@ -20,6 +20,7 @@ public static class ScenarioRegistry
         new SlowSinkScenario(),
         new WindowAggScenario(),
         new KafkaClickHouseScenario(),
+        new CdcScenario(),
     ];
 
     public static IScenario? Find(string name) =>

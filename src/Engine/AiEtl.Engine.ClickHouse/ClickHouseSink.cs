@@ -77,7 +77,31 @@ public static class ClickHouseConnectors
     public static ConnectorRegistry Register(ConnectorRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(registry);
-        return registry.AddSink<ClickHouseSinkSpec>((c, s, p) => new ClickHouseSink(FromSpec(c, s.Name, p.EffectiveDelivery)));
+        return registry
+            .AddSink<ClickHouseSinkSpec>((c, s, p) => new ClickHouseSink(FromSpec(c, s.Name, p.EffectiveDelivery)))
+            .AddSink<ClickHouseCdcSinkSpec>((c, s, _) => new ClickHouseChangeSink(FromSpec(c, s.Name)));
+    }
+
+    /// <summary>Change sink options from a validated spec: unset values take the defaults of <see cref="ClickHouseChangeSinkOptions"/>.</summary>
+    public static ClickHouseChangeSinkOptions FromSpec(ClickHouseCdcSinkSpec c, string name)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        var d = new ClickHouseChangeSinkOptions { Url = c.Url };
+        return d with
+        {
+            Name = name,
+            Database = c.Database ?? d.Database,
+            User = c.User ?? d.User,
+            Password = c.Password ?? d.Password,
+            TablePrefix = c.TablePrefix ?? d.TablePrefix,
+            Tables = c.Tables ?? d.Tables,
+            CreateTables = c.CreateTables ?? d.CreateTables,
+            BatchRows = c.BatchRows ?? d.BatchRows,
+            BatchBytes = c.BatchBytes ?? d.BatchBytes,
+            FlushInterval = c.FlushInterval ?? d.FlushInterval,
+            MaxRetryTime = c.MaxRetryTime ?? d.MaxRetryTime,
+            RequestTimeout = c.RequestTimeout ?? d.RequestTimeout,
+        };
     }
 
     /// <summary>Options from a validated spec: unset values take the defaults of <see cref="ClickHouseSinkOptions"/>.</summary>

@@ -225,6 +225,8 @@ internal readonly record struct ServerVersion(int Major, int Minor, int Patch)
     public bool HasMutationsSync => AtLeast(20, 3);
     /// <summary>Lightweight <c>DELETE FROM</c> without experimental settings arrived in 23.3.</summary>
     public bool HasLightweightDelete => AtLeast(23, 3);
+    /// <summary>The <c>is_deleted</c> argument of ReplacingMergeTree arrived in 23.2.</summary>
+    public bool HasReplacingIsDeleted => AtLeast(23, 2);
     /// <summary>LowCardinality needs <c>allow_experimental_low_cardinality_type</c> before 19.x.</summary>
     public bool LowCardinalityIsExperimental => !AtLeast(19, 0);
 

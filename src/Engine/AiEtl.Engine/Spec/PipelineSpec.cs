@@ -456,6 +456,42 @@ public sealed record ClickHouseSinkSpec(
     public override string Describe() => $"{KindName}({Database ?? "default"}.{Table})";
 }
 
+/// <summary>
+/// Applies a change stream (the <c>postgres_cdc</c> source's batches) to ClickHouse ReplacingMergeTree tables, one per
+/// source table, keyed by its primary key, with a version (commit LSN, then position in the transaction) and an
+/// <c>is_deleted</c> flag: <c>SELECT … FINAL WHERE NOT is_deleted</c> is the source table's state.
+/// </summary>
+/// <param name="Url">HTTP(S) endpoint.</param>
+/// <param name="Database">Target database (default <c>default</c>).</param>
+/// <param name="User">ClickHouse user.</param>
+/// <param name="Password">ClickHouse password.</param>
+/// <param name="TablePrefix">Prefix of each target table's name (default none: the source table's name).</param>
+/// <param name="Tables">Explicit targets by source table (<c>schema.table: clickhouse_table</c>).</param>
+/// <param name="CreateTables">Create missing target tables (default true).</param>
+/// <param name="BatchRows">Insert when this many rows of one table are buffered.</param>
+/// <param name="BatchBytes">Insert before the buffers would exceed this many bytes.</param>
+/// <param name="FlushInterval">Insert rows older than this when the next batch arrives (checkpoints always insert).</param>
+/// <param name="MaxRetryTime">How long transient failures are retried before the pipeline fails.</param>
+/// <param name="RequestTimeout">Timeout of one HTTP request.</param>
+public sealed record ClickHouseCdcSinkSpec(
+    string Url,
+    string? Database = null,
+    string? User = null,
+    string? Password = null,
+    string? TablePrefix = null,
+    IReadOnlyDictionary<string, string>? Tables = null,
+    bool? CreateTables = null,
+    int? BatchRows = null,
+    int? BatchBytes = null,
+    TimeSpan? FlushInterval = null,
+    TimeSpan? MaxRetryTime = null,
+    TimeSpan? RequestTimeout = null) : SinkConnectorSpec
+{
+    public const string KindName = "clickhouse_cdc";
+    public override string Kind => KindName;
+    public override string Describe() => $"{KindName}({Database ?? "default"})";
+}
+
 public enum DeliveryGuarantee { AtLeastOnce, ExactlyOnce }
 
 /// <summary>Checkpoint settings; unset values take the runtime's defaults.</summary>

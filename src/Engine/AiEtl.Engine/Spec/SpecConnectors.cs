@@ -52,6 +52,7 @@ public static class SpecConnectors
         new(NullSinkSpec.KindName, ParseNullSink),
         new(PostgresSinkSpec.KindName, ParsePostgresSink),
         new(ClickHouseSinkSpec.KindName, ParseClickHouseSink),
+        new(ClickHouseCdcSinkSpec.KindName, ParseClickHouseCdcSink),
         new(KafkaSinkSpec.KindName, ParseKafkaSink),
     ];
 
@@ -440,6 +441,44 @@ public static class SpecConnectors
         var create = r.Bool("create_tables");
         var truncate = r.Bool("truncate_on_snapshot");
         return connection is null ? null : new PostgresSinkSpec(connection, schema, prefix, create, truncate);
+    }
+
+    private static ClickHouseCdcSinkSpec? ParseClickHouseCdcSink(SpecContext ctx, YNode node, string path)
+    {
+        if (ctx.Mapping(node, path, "clickhouse_cdc sink options") is not { } map) return null;
+        var r = new MapReader(ctx, map, path, ["url", "database", "user", "password", "table_prefix", "tables", "create_tables",
+            "batch_rows", "batch_bytes", "flush_interval", "max_retry_time", "request_timeout"]);
+        var url = r.String("url", required: true);
+        if (url != null && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Query.Length > 0))
+            ctx.Error(r.Node("url")!, r.PathOf("url"), $"url must be an http:// or https:// URL without a query string, e.g. http://localhost:8123 (got '{url}')");
+        var database = r.String("database");
+        var user = r.String("user");
+        var password = r.String("password", allowEmpty: true);
+        string? prefix = null;
+        if (r.Node("table_prefix") is { } pn && ctx.String(pn, r.PathOf("table_prefix"), allowEmpty: true) is { } p)
+        {
+            if (p.Length > 0 && !SqlName.IsMatch(p)) ctx.Error(pn, r.PathOf("table_prefix"), $"'{p}' is not a plain SQL name prefix (letters, digits, _)");
+            else prefix = p;
+        }
+        Dictionary<string, string>? tables = null;
+        if (r.Node("tables") is { } tn && ctx.Mapping(tn, r.PathOf("tables"), "tables (source_schema.table: clickhouse_table)") is { } tm)
+        {
+            tables = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var e in tm.Entries)
+            {
+                if (ctx.String(e.Key, r.PathOf("tables")) is not { } from) continue;
+                var itemPath = r.PathOf("tables") + "." + from;
+                if (!from.Contains('.', StringComparison.Ordinal)) ctx.Error(e.Key, itemPath, $"'{from}' must name a source table as schema.table (e.g. public.{from})");
+                if (ctx.String(e.Value, itemPath) is { } to) tables[from] = to;
+            }
+        }
+        var create = r.Bool("create_tables");
+        var batchRows = r.Int32("batch_rows", min: 1);
+        var batchBytes = r.Int32("batch_bytes", min: 65536);
+        var flushInterval = r.Duration("flush_interval", allowZero: false);
+        var maxRetry = r.Duration("max_retry_time", allowZero: true);
+        var requestTimeout = r.Duration("request_timeout", allowZero: false);
+        return url is null ? null : new ClickHouseCdcSinkSpec(url, database, user, password, prefix, tables, create, batchRows, batchBytes, flushInterval, maxRetry, requestTimeout);
     }
 
     /// <summary>A string or a list of strings; an empty list when the key is absent; null after an error.</summary>
