@@ -119,7 +119,9 @@ public sealed class OperabilityTests : IDisposable
         var logs = err.Split('\n').Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.NotEmpty(logs);
         var taskLines = logs.Where(l => l.GetProperty("EventId").GetInt32() == 1003).ToList();
-        Assert.Equal(5, taskLines.Count); // 2 sources + 2 keyed + 1 sink
+        var tasks = logs.Single(l => l.GetProperty("EventId").GetInt32() == 1000).GetProperty("State").GetProperty("Tasks").GetInt32();
+        Assert.Equal(4, tasks); // 2 source readers + 2 keyed instances (the null sink is fused)
+        Assert.Equal(tasks, taskLines.Count);
         foreach (var l in taskLines)
         {
             var scopes = l.GetProperty("Scopes").EnumerateArray().ToList();

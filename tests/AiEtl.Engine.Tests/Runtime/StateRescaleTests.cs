@@ -127,6 +127,83 @@ public sealed class StateRescaleTests
         }
     }
 
+    private static (JobGraph Graph, Operator Sample) CountJob(IReadOnlyList<Batch> input, TwoPhaseListSink sink, int parallelism)
+    {
+        var schema = TestData.OrdersSchema;
+        var counter = new RunningCountOperator(schema, "customer", "seq");
+        var g = new JobGraph { Name = "rescale" };
+        var src = g.Add(new JobVertex { Name = "source", Parallelism = 1, Source = new AiEtl.Engine.Connectors.Memory.InMemorySource("mem", schema, input, maxParallelism: 1), OutputSchema = schema, CreateChain = _ => [] });
+        var op = g.Add(new JobVertex { Name = "count", Parallelism = parallelism, OutputSchema = counter.OutputSchema, CreateChain = _ => [new RunningCountOperator(schema, "customer", "seq")] });
+        var snk = g.Add(new JobVertex { Name = "sink", Parallelism = 1, OutputSchema = counter.OutputSchema, IsSink = true, CreateChain = _ => [new SinkOperator(sink, counter.OutputSchema)] });
+        JobGraph.Connect(src, op, Partitioning.Hash, [1]);
+        JobGraph.Connect(op, snk, Partitioning.Forward);
+        return (g, counter);
+    }
+
+    [Theory]
+    [InlineData(2, 3)]
+    [InlineData(3, 1)]
+    public async Task A_checkpoint_restores_into_a_job_with_another_parallelism_of_the_keyed_vertex(int before, int after)
+    {
+        // Run A reads the first half and ends with its final checkpoint; run B reads the whole list, restoring the
+        // source position (batch 10) and the counts into a keyed vertex of another parallelism.
+        var all = TestData.Orders(4000, 200);
+        try
+        {
+            var store = new DirectoryCheckpointStore(Directory.CreateTempSubdirectory("aietl-rescale-").FullName);
+            var sink = new TwoPhaseListSink("out");
+            JobOptions Options() => new() { DeadLetters = new ListDeadLetters(), Metrics = new EngineMetrics("test"), Store = store };
+            var (a, _) = CountJob(all.Take(10).ToList(), sink, before);
+            var first = await new JobRunner(a, Options()).RunAsync(CancellationToken.None, TestContext.Current.CancellationToken);
+            Assert.Null(first.RestoredFromCheckpoint);
+            var (b, _) = CountJob(all, sink, after);
+            var second = await new JobRunner(b, Options()).RunAsync(CancellationToken.None, TestContext.Current.CancellationToken);
+            Assert.Equal(1, second.RestoredFromCheckpoint);
+            Assert.Equal(2000, second.SourceRows);
+
+            var rows = sink.Committed.Select(r => r.Split('|')).ToList();
+            Assert.Equal(4000, rows.Count);
+            foreach (var grp in rows.GroupBy(r => r[1]))
+            {
+                var ordered = grp.OrderBy(r => long.Parse(r[0], System.Globalization.CultureInfo.InvariantCulture)).Select(r => long.Parse(r[^1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+                Assert.Equal(Enumerable.Range(1, ordered.Count).Select(i => (long)i), ordered);
+            }
+            Directory.Delete(store.DirectoryPath, recursive: true);
+        }
+        finally
+        {
+            DisposeAll(all);
+        }
+    }
+
+    [Fact]
+    public async Task A_source_whose_parallelism_changed_is_refused_naming_it()
+    {
+        var all = TestData.Orders(1000, 100);
+        try
+        {
+            var store = new InMemoryCheckpointStore();
+            var schema = TestData.OrdersSchema;
+            JobGraph Job(int p)
+            {
+                var g = new JobGraph { Name = "src" };
+                var src = g.Add(new JobVertex { Name = "source:mem", Parallelism = p, Source = new AiEtl.Engine.Connectors.Memory.InMemorySource("mem", schema, all), OutputSchema = schema, CreateChain = _ => [] });
+                var snk = g.Add(new JobVertex { Name = "sink", Parallelism = 1, OutputSchema = schema, IsSink = true, CreateChain = _ => [new SinkOperator(new TwoPhaseListSink("out"), schema)] });
+                JobGraph.Connect(src, snk, Partitioning.Rebalance);
+                return g;
+            }
+            JobOptions Options() => new() { DeadLetters = new ListDeadLetters(), Metrics = new EngineMetrics("test"), Store = store };
+            await new JobRunner(Job(2), Options()).RunAsync(CancellationToken.None, TestContext.Current.CancellationToken);
+            var e = await Assert.ThrowsAsync<CheckpointIncompatibleException>(() => new JobRunner(Job(3), Options()).RunAsync(CancellationToken.None, TestContext.Current.CancellationToken));
+            Assert.Contains("source source:mem", e.Message);
+            Assert.Contains("parallelism 2 and now has 3", e.Message);
+        }
+        finally
+        {
+            DisposeAll(all);
+        }
+    }
+
     [Fact]
     public async Task Running_counts_continue_per_key_after_a_parallelism_change()
     {

@@ -389,6 +389,8 @@ public sealed unsafe class WindowAggregateOperator : Operator
     {
         _ctx = context;
         if (restoredState != null) Restore(restoredState, 0, 0);
+        // A restored run may bring new input (files added since the previous run reached its end): take it.
+        _ended = false;
         return default;
     }
 
@@ -403,19 +405,14 @@ public sealed unsafe class WindowAggregateOperator : Operator
         ArgumentNullException.ThrowIfNull(states);
         _ctx = context;
         var watermark = long.MaxValue;
-        var ended = true;
         foreach (var s in states)
         {
             Restore(s, index, parallelism);
             // Each old instance had its own watermark: resume from the lowest, so no window closes early.
             watermark = Math.Min(watermark, _watermark);
-            ended &= _ended;
         }
-        if (states.Count > 0)
-        {
-            _watermark = watermark;
-            _ended = ended;
-        }
+        if (states.Count > 0) _watermark = watermark;
+        _ended = false;
         return default;
     }
 

@@ -109,7 +109,7 @@ public sealed class JobRunner
         else if (_options.Restore)
         {
             Restored = _options.Store.LoadLatest();
-            restoredFrom = $"the latest checkpoint ({Restored?.Id})";
+            restoredFrom = "the latest checkpoint";
         }
         using var failCts = CancellationTokenSource.CreateLinkedTokenSource(abort);
         var ct = failCts.Token;
