@@ -62,7 +62,6 @@ public sealed class JobRunner
     internal CheckpointData? Restored { get; private set; }
     internal StateRestore? Restore { get; private set; }
     internal CheckpointCoordinator Coordinator => _coordinator!;
-    internal ILogger Log => _log;
 
     /// <summary>Where the run is.</summary>
     public JobState State => (JobState)Volatile.Read(ref _state);
