@@ -17,6 +17,9 @@ namespace AiEtl.Cli.Commands;
 /// <summary><c>aietl run FILE</c>: runs a pipeline until its input ends or it is stopped.</summary>
 internal static class RunCommand
 {
+    /// <summary>How long tasks get to unwind after an abort before the process exits anyway.</summary>
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
+
     /// <summary>What <c>aietl run</c> was asked to do.</summary>
     internal sealed record RunSettings(string Path, bool Fresh, int? Parallelism, bool Progress, string StopTimeout,
         string? Savepoint = null, string? FromSavepoint = null, string LogLevel = "information", string LogFormat = "text",
@@ -138,8 +141,20 @@ internal static class RunCommand
         {
             var task = runner.RunAsync(stop.Token, abort.Token);
             var printer = settings.Progress && settings.LogFormat != "json" ? new ProgressPrinter(metrics) : null;
+            Stopwatch? sinceAbort = null;
             while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(printer != null && !Console.IsErrorRedirected ? 500 : 1000)))
+            {
                 printer?.Tick(sw.Elapsed, final: false);
+                if (!abort.IsCancellationRequested) continue;
+                sinceAbort ??= Stopwatch.StartNew();
+                // The deadline is hard: a task stuck in a call that ignores cancellation (a write to a pipe nobody
+                // reads, a hung connection) must not keep the process alive after the abort.
+                if (sinceAbort.Elapsed >= AbortGrace)
+                {
+                    Console.Error.WriteLine($"aietl: aborted; tasks still blocked {AbortGrace.TotalSeconds:0}s after the abort were abandoned; the next run resumes from the last complete checkpoint");
+                    return ExitCodes.Aborted;
+                }
+            }
             printer?.Tick(sw.Elapsed, final: true);
             var result = task.GetAwaiter().GetResult();
             deadLetters.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -38,7 +38,7 @@ internal static partial class EngineLog
     [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "stop requested: sources stop, in-flight batches drain, a final checkpoint commits")]
     public static partial void StopRequested(ILogger logger);
 
-    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "ready: {Sources} source readers assigned, first checkpoint {CheckpointId} taken")]
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "ready: {Sources} source readers assigned, last checkpoint {CheckpointId}")]
     public static partial void Ready(ILogger logger, int sources, long checkpointId);
 
     [LoggerMessage(EventId = 1011, Level = LogLevel.Information, Message = "pipeline {Pipeline} {Outcome}: {RowsIn} rows in, {RowsOut} rows out, {DeadLetters} dead letters, {Checkpoints} checkpoints")]
