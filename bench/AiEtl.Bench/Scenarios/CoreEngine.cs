@@ -4,6 +4,7 @@ using AiEtl.Engine.Expressions;
 using AiEtl.Engine.Operators;
 using AiEtl.Engine.Runtime;
 using Apache.Arrow;
+using Microsoft.Extensions.Logging;
 
 namespace AiEtl.Bench.Scenarios;
 
@@ -17,8 +18,15 @@ public static class CoreEngine
     public const string Filter = "status < 5";
     public static readonly string[] Select = ["id", "customer_id", "amount * qty AS total", "ts"];
 
-    public static (long Rows, double Checksum) Run(IReadOnlyList<Batch> input, int parallelism)
+    /// <summary>
+    /// Runs the job. <paramref name="observed"/>: with what <c>aietl run --metrics-port</c> adds at default
+    /// settings — console logging at Information (scopes on) and the Prometheus collector listening to every
+    /// instrument of the run — to show their cost against the plain run.
+    /// </summary>
+    public static (long Rows, double Checksum) Run(IReadOnlyList<Batch> input, int parallelism, bool observed = false)
     {
+        // A process creates its logging once: so does the bench (the console logger's thread outlives the runs).
+        var logging = observed ? SharedLogging.Value : null;
         var schema = CoreData.Schema;
         var binder = new Binder(schema);
         var predicate = binder.Bind(ExprParser.Parse(Filter));
@@ -36,10 +44,18 @@ public static class CoreEngine
             CreateChain = _ => [new FilterProjectOperator(schema, predicate, projections), new SinkOperator(sink, outSchema)],
         });
         using var metrics = new EngineMetrics("core");
-        var options = new JobOptions { DeadLetters = new NoDeadLetters(), Metrics = metrics };
+        using var exposition = observed ? new AiEtl.Engine.Hosting.PrometheusExposition(metrics) : null;
+        var options = new JobOptions { DeadLetters = new NoDeadLetters(), Metrics = metrics, LoggerFactory = logging };
         new JobRunner(graph, options).RunAsync(CancellationToken.None, CancellationToken.None).GetAwaiter().GetResult();
+        if (exposition != null && !exposition.Scrape().Contains("aietl_operator_rows_in_total", StringComparison.Ordinal))
+            throw new InvalidOperationException("the Prometheus collector saw no engine metrics");
         return (Interlocked.Read(ref sink.Rows), sink.Sum);
     }
+
+    private static readonly Lazy<ILoggerFactory> SharedLogging = new(() => LoggerFactory.Create(b => b
+        .SetMinimumLevel(LogLevel.Information)
+        .AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = true; })
+        .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)));
 
     /// <summary>A null sink that touches the output: counts rows and sums <c>total</c> (column 2).</summary>
     internal sealed class CountingSink : ISink

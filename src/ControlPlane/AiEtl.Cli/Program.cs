@@ -13,6 +13,7 @@ internal static class Program
             ValidateCommand.Create(),
             ExplainCommand.Create(),
             RunCommand.Create(),
+            StatusCommand.Create(),
         };
         return Run(root, args);
     }

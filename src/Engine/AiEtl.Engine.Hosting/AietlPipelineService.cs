@@ -4,6 +4,7 @@ using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace AiEtl.Engine.Hosting;
 
@@ -20,6 +21,14 @@ public sealed class AietlPipelineOptions
     public ICheckpointStore? CheckpointStore { get; set; }
     /// <summary>Parallelism override.</summary>
     public int? Parallelism { get; set; }
+    /// <summary>Keep the final checkpoint of the run (taken when the host stops it) as this named savepoint.</summary>
+    public string? Savepoint { get; set; }
+    /// <summary>Restore from this savepoint instead of the latest checkpoint.</summary>
+    public string? FromSavepoint { get; set; }
+    /// <summary>Where the runtime logs (scopes pipeline / operator / partition); none when null.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+    /// <summary>Serve /metrics, /healthz, /readyz and /status on this port while the pipeline runs (null: no endpoint).</summary>
+    public int? MetricsPort { get; set; }
 }
 
 /// <summary>
@@ -36,6 +45,7 @@ public sealed class AietlPipelineService : IHostedService, IAsyncDisposable
     private readonly CancellationTokenSource _abort = new();
     private EngineMetrics? _metrics;
     private JsonLinesDeadLetterOutput? _deadLetters;
+    private OpsEndpoint? _ops;
 
     public AietlPipelineService(Func<PipelineSpec> spec, AietlPipelineOptions options)
     {
@@ -52,6 +62,9 @@ public sealed class AietlPipelineService : IHostedService, IAsyncDisposable
     /// <summary>The pipeline's name (after start).</summary>
     public string? Name { get; private set; }
 
+    /// <summary>The running job (after start): state, readiness, last checkpoint.</summary>
+    public JobRunner? Runner { get; private set; }
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var spec = _spec();
@@ -59,8 +72,7 @@ public sealed class AietlPipelineService : IHostedService, IAsyncDisposable
         var plan = Planner.Plan(spec, _options.Connectors, _options.Parallelism);
         var store = _options.CheckpointStore ?? StoreFor(spec, out _);
         var interval = spec.Checkpoint?.Interval ?? (_options.CheckpointStore != null || spec.Checkpoint?.Dir != null || spec.EffectiveDelivery == DeliveryGuarantee.ExactlyOnce ? TimeSpan.FromSeconds(10) : null);
-        if (_options.Fresh && store is DirectoryCheckpointStore dir)
-            foreach (var f in Directory.EnumerateFiles(dir.DirectoryPath, "chk-*")) File.Delete(f);
+        if (_options.Fresh) store.DiscardCheckpoints();
         _metrics = new EngineMetrics(spec.Name);
         _deadLetters = new JsonLinesDeadLetterOutput(spec.DeadLetterFile, spec.Name);
         var runner = new JobRunner(plan.Graph, new JobOptions
@@ -70,7 +82,12 @@ public sealed class AietlPipelineService : IHostedService, IAsyncDisposable
             Restore = !_options.Fresh,
             DeadLetters = _deadLetters,
             Metrics = _metrics,
+            Savepoint = _options.Savepoint,
+            RestoreFromSavepoint = _options.FromSavepoint,
+            LoggerFactory = _options.LoggerFactory,
         });
+        Runner = runner;
+        if (_options.MetricsPort is { } port) _ops = new OpsEndpoint(port, runner);
         Completion = Task.Run(() => runner.RunAsync(_stop.Token, _abort.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -100,6 +117,7 @@ public sealed class AietlPipelineService : IHostedService, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (!Completion.IsCompleted) await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        if (_ops != null) await _ops.DisposeAsync().ConfigureAwait(false);
         if (_deadLetters != null) await _deadLetters.DisposeAsync().ConfigureAwait(false);
         _metrics?.Dispose();
         _stop.Dispose();
@@ -135,9 +153,13 @@ public static class AietlServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         var options = new AietlPipelineOptions();
         configure?.Invoke(options);
-        var service = new AietlPipelineService(spec, options);
-        services.AddSingleton(service);
-        services.AddSingleton<IHostedService>(service);
+        services.AddSingleton(sp =>
+        {
+            // The host's logging (its providers and levels) unless the caller chose a factory.
+            options.LoggerFactory ??= sp.GetService<ILoggerFactory>();
+            return new AietlPipelineService(spec, options);
+        });
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<AietlPipelineService>());
         return services;
     }
 }

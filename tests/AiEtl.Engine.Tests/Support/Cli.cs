@@ -15,7 +15,10 @@ public static class Cli
         return dll;
     }
 
-    public static Process Start(string workingDir, params string[] args)
+    public static Process Start(string workingDir, params string[] args) => Start(workingDir, null, args);
+
+    /// <summary>Starts aietl with extra environment variables.</summary>
+    public static Process Start(string workingDir, IReadOnlyDictionary<string, string>? env, params string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
         {
@@ -24,6 +27,7 @@ public static class Cli
             UseShellExecute = false,
             WorkingDirectory = workingDir,
         };
+        if (env != null) foreach (var (k, v) in env) start.Environment[k] = v;
         start.ArgumentList.Add(DllPath());
         foreach (var a in args) start.ArgumentList.Add(a);
         return Process.Start(start)!;

@@ -9,47 +9,76 @@ using AiEtl.Engine.Planning;
 using AiEtl.Engine.Postgres;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
+using AiEtl.Engine.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace AiEtl.Cli.Commands;
 
 /// <summary><c>aietl run FILE</c>: runs a pipeline until its input ends or it is stopped.</summary>
 internal static class RunCommand
 {
+    /// <summary>How long tasks get to unwind after an abort before the process exits anyway.</summary>
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>What <c>aietl run</c> was asked to do.</summary>
+    internal sealed record RunSettings(string Path, bool Fresh, int? Parallelism, bool Progress, string StopTimeout,
+        string? Savepoint = null, string? FromSavepoint = null, string LogLevel = "information", string LogFormat = "text",
+        int? MetricsPort = null, string? OtlpEndpoint = null);
+
     public static Command Create()
     {
         var file = new Argument<string>("file") { Description = "The pipeline spec (YAML)" };
-        var fresh = new Option<bool>("--fresh") { Description = "Ignore existing checkpoints and start from the beginning (output is rewritten)" };
+        var fresh = new Option<bool>("--fresh") { Description = "Ignore existing checkpoints and start from the beginning (output is rewritten; savepoints are kept)" };
         var parallelism = new Option<int?>("--parallelism", "-p") { Description = "Parallelism per operator (default: the spec's, else the number of cores)" };
         var noProgress = new Option<bool>("--no-progress") { Description = "Do not print the live progress line" };
         var stopTimeout = new Option<string>("--stop-timeout") { Description = "How long a graceful stop may take before it aborts (default 30s)", DefaultValueFactory = _ => "30s" };
+        var savepoint = new Option<string?>("--savepoint") { Description = "Keep the final checkpoint (taken at the first Ctrl-C / SIGTERM or at the end of input) as savepoint NAME; never removed by checkpoint.keep" };
+        var fromSavepoint = new Option<string?>("--from-savepoint") { Description = "Resume from savepoint NAME instead of the latest checkpoint (newer checkpoints are discarded)" };
+        var logLevel = new Option<string>("--log-level") { Description = "trace | debug | information | warning | error | critical | none (default information)", DefaultValueFactory = _ => "information" };
+        var logFormat = new Option<string>("--log-format") { Description = "text | json (one JSON object per line on stderr, with the scopes pipeline / operator / partition)", DefaultValueFactory = _ => "text" };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve /metrics (Prometheus), /healthz, /readyz and /status on this port" };
+        var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = "Export the metrics over OTLP (HTTP/protobuf) to this collector URL, e.g. http://collector:4318" };
         var command = new Command("run", "Run a pipeline until its input ends or Ctrl-C / SIGTERM (a second one aborts)")
         {
-            file, fresh, parallelism, noProgress, stopTimeout,
+            file, fresh, parallelism, noProgress, stopTimeout, savepoint, fromSavepoint, logLevel, logFormat, metricsPort, otlpEndpoint,
         };
-        command.SetAction(parse => Execute(parse.GetRequiredValue(file), parse.GetValue(fresh), parse.GetValue(parallelism),
-            !parse.GetValue(noProgress), parse.GetValue(stopTimeout) ?? "30s"));
+        command.SetAction(parse => Execute(new RunSettings(parse.GetRequiredValue(file), parse.GetValue(fresh), parse.GetValue(parallelism),
+            !parse.GetValue(noProgress), parse.GetValue(stopTimeout) ?? "30s", parse.GetValue(savepoint), parse.GetValue(fromSavepoint),
+            parse.GetValue(logLevel) ?? "information", parse.GetValue(logFormat) ?? "text", parse.GetValue(metricsPort), parse.GetValue(otlpEndpoint))));
         return command;
     }
 
-    internal static int Execute(string path, bool fresh, int? parallelism, bool progress, string stopTimeoutText)
+    internal static int Execute(RunSettings settings)
     {
-        if (!SpecDuration.TryParse(stopTimeoutText, out var stopTimeout, out var durationError))
+        var path = settings.Path;
+        var fresh = settings.Fresh;
+        if (!SpecDuration.TryParse(settings.StopTimeout, out var stopTimeout, out var durationError))
         {
             Console.Error.WriteLine($"aietl: --stop-timeout: {durationError}");
             return ExitCodes.InvalidSpecOrUsage;
         }
-        if (PlanOrReport(path, parallelism, out var plan) is { } planFailed) return planFailed;
+        if (Observability.UsageError(settings) is { } usage)
+        {
+            Console.Error.WriteLine($"aietl: {usage}");
+            return ExitCodes.InvalidSpecOrUsage;
+        }
+        using var loggerFactory = Observability.CreateLoggerFactory(settings);
+        if (PlanOrReport(path, settings.Parallelism, out var plan, loggerFactory) is { } planFailed) return planFailed;
         var spec = plan!.Spec;
 
         var store = CheckpointStoreFor(spec, out var interval);
-        if (fresh && store is DirectoryCheckpointStore dirStore)
-            foreach (var f in Directory.EnumerateFiles(dirStore.DirectoryPath, "chk-*")) File.Delete(f);
+        if ((settings.Savepoint != null || settings.FromSavepoint != null) && store is not DirectoryCheckpointStore)
+        {
+            Console.Error.WriteLine($"aietl: {path}: savepoints need a checkpoint directory (checkpoint.dir, or delivery: exactly-once)");
+            return ExitCodes.InvalidSpecOrUsage;
+        }
+        if (fresh) store.DiscardCheckpoints();
         var dlPath = spec.DeadLetter?.Target?.Describe() ?? spec.DeadLetterFile;
         using var metrics = new EngineMetrics(spec.Name);
         IDeadLetterOutput deadLetters;
         try
         {
-            deadLetters = Connectors().CreateDeadLetterOutput(spec);
+            deadLetters = Connectors(loggerFactory).CreateDeadLetterOutput(spec);
         }
         catch (ArgumentException e)
         {
@@ -63,6 +92,9 @@ internal static class RunCommand
             Restore = !fresh,
             DeadLetters = deadLetters,
             Metrics = metrics,
+            Savepoint = settings.Savepoint,
+            RestoreFromSavepoint = settings.FromSavepoint,
+            LoggerFactory = loggerFactory,
         };
 
         using var stop = new CancellationTokenSource();
@@ -73,7 +105,8 @@ internal static class RunCommand
             ctx.Cancel = true;
             if (Interlocked.Increment(ref signals) == 1)
             {
-                Console.Error.WriteLine($"{Environment.NewLine}aietl: stopping: draining in-flight batches and taking a final checkpoint (again to abort)");
+                var sp = settings.Savepoint != null ? $" (savepoint {settings.Savepoint})" : "";
+                Console.Error.WriteLine($"{Environment.NewLine}aietl: stopping: draining in-flight batches and taking a final checkpoint{sp} (again to abort)");
                 stop.Cancel();
                 abort.CancelAfter(stopTimeout);
             }
@@ -88,24 +121,53 @@ internal static class RunCommand
 
         var sw = Stopwatch.StartNew();
         var runner = new JobRunner(plan.Graph, options);
-        var task = runner.RunAsync(stop.Token, abort.Token);
-        var printer = progress ? new ProgressPrinter(metrics) : null;
-        while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(progress && !Console.IsErrorRedirected ? 500 : 1000)))
-            printer?.Tick(sw.Elapsed, final: false);
-        printer?.Tick(sw.Elapsed, final: true);
+        OpsEndpoint? ops = null;
+        IDisposable? otlp = null;
         try
         {
+            if (settings.MetricsPort is { } port)
+            {
+                ops = new OpsEndpoint(port, runner);
+                Console.Error.WriteLine($"aietl: metrics and health on port {port} (/metrics /healthz /readyz /status)");
+            }
+            if (settings.OtlpEndpoint is { } endpoint) otlp = Observability.StartOtlp(endpoint, metrics);
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.Error.WriteLine($"aietl: {e.Message}");
+            return ExitCodes.InvalidSpecOrUsage;
+        }
+        try
+        {
+            var task = runner.RunAsync(stop.Token, abort.Token);
+            var printer = settings.Progress && settings.LogFormat != "json" ? new ProgressPrinter(metrics) : null;
+            Stopwatch? sinceAbort = null;
+            while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(printer != null && !Console.IsErrorRedirected ? 500 : 1000)))
+            {
+                printer?.Tick(sw.Elapsed, final: false);
+                if (!abort.IsCancellationRequested) continue;
+                sinceAbort ??= Stopwatch.StartNew();
+                // The deadline is hard: a task stuck in a call that ignores cancellation (a write to a pipe nobody
+                // reads, a hung connection) must not keep the process alive after the abort.
+                if (sinceAbort.Elapsed >= AbortGrace)
+                {
+                    Console.Error.WriteLine($"aietl: aborted; tasks still blocked {AbortGrace.TotalSeconds:0}s after the abort were abandoned; the next run resumes from the last complete checkpoint");
+                    return ExitCodes.Aborted;
+                }
+            }
+            printer?.Tick(sw.Elapsed, final: true);
             var result = task.GetAwaiter().GetResult();
             deadLetters.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            var restored = result.RestoredFromCheckpoint is { } id ? $", resumed from checkpoint {id}" : "";
+            var restored = result.RestoredFromCheckpoint is { } id ? $", resumed from {(settings.FromSavepoint != null ? $"savepoint {settings.FromSavepoint} (checkpoint {id})" : $"checkpoint {id}")}" : "";
+            var saved = settings.Savepoint != null ? $", savepoint {settings.Savepoint} written" : "";
             Console.Error.WriteLine(
                 $"aietl: {(result.Stopped ? "stopped (drained)" : "finished")}: {result.SourceRows:N0} rows in, {result.SinkRows:N0} rows out, " +
-                $"{result.DeadLetters:N0} dead letters{(result.DeadLetters > 0 ? $" ({dlPath})" : "")}, {result.CheckpointsCompleted} checkpoints{restored}, {sw.Elapsed.TotalSeconds:0.0}s");
+                $"{result.DeadLetters:N0} dead letters{(result.DeadLetters > 0 ? $" ({dlPath})" : "")}, {result.CheckpointsCompleted} checkpoints{restored}{saved}, {sw.Elapsed.TotalSeconds:0.0}s");
             return ExitCodes.Ok;
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine("aietl: aborted; the next run resumes from the last complete checkpoint");
+            Console.Error.WriteLine("aietl: aborted; the next run resumes from the last complete checkpoint" + (settings.Savepoint != null ? $" (savepoint {settings.Savepoint} was not written)" : ""));
             return ExitCodes.Aborted;
         }
         catch (PipelineFailedException e)
@@ -113,15 +175,26 @@ internal static class RunCommand
             Console.Error.WriteLine($"aietl: pipeline failed: {e.Message}");
             return ExitCodes.PipelineFailed;
         }
-        catch (InvalidOperationException e) when (e.Message.Contains("checkpoint", StringComparison.Ordinal))
+        catch (CheckpointIncompatibleException e)
         {
             Console.Error.WriteLine($"aietl: {e.Message}");
             return ExitCodes.InvalidSpecOrUsage;
         }
+        catch (InvalidDataException e)
+        {
+            Console.Error.WriteLine($"aietl: {e.Message}");
+            return ExitCodes.InvalidSpecOrUsage;
+        }
+        finally
+        {
+            otlp?.Dispose();
+            ops?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
     }
 
     /// <summary>Every connector this executable ships: the built-in ones and the Kafka family.</summary>
-    internal static ConnectorRegistry Connectors() => ClickHouseConnectors.Register(KafkaConnectors.Register(BuiltinConnectors.Create())).AddPostgres();
+    internal static ConnectorRegistry Connectors(ILoggerFactory? logging = null) =>
+        ClickHouseConnectors.Register(KafkaConnectors.Register(BuiltinConnectors.Create(), logging?.CreateLogger("AiEtl.Engine.Kafka"))).AddPostgres();
 
     internal static ICheckpointStore CheckpointStoreFor(PipelineSpec spec, out TimeSpan? interval)
     {
@@ -137,7 +210,7 @@ internal static class RunCommand
     }
 
     /// <summary>Loads and plans the spec; null when it worked, else the exit code (problems are printed).</summary>
-    internal static int? PlanOrReport(string path, int? parallelism, out PipelinePlan? plan)
+    internal static int? PlanOrReport(string path, int? parallelism, out PipelinePlan? plan, ILoggerFactory? logging = null)
     {
         plan = null;
         var loaded = PipelineSpecLoader.Load(path);
@@ -148,7 +221,7 @@ internal static class RunCommand
         }
         try
         {
-            plan = Planner.Plan(spec, Connectors(), parallelism);
+            plan = Planner.Plan(spec, Connectors(logging), parallelism);
             return null;
         }
         catch (PlanException e)

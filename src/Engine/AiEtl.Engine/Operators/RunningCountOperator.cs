@@ -41,6 +41,22 @@ public sealed class RunningCountOperator : Operator
     public override bool IsStateful => true;
     public override Schema OutputSchema { get; }
     public override string Describe() => $"running_count by {KeyColumn} as {OutputColumn} (keyed state)";
+    public override string? StateIdentity => $"running_count by {KeyColumn} {_keyKind}";
+    public override bool CanRescale => true;
+
+    public override ValueTask OpenRescaledAsync(OperatorContext context, IReadOnlyList<byte[]> states, int index, int parallelism, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(states);
+        // Each key lived in exactly one old instance: merge all, keep the keys the hash edge now sends here.
+        foreach (var s in states) Restore(s);
+        var seed = KeyHash.Seed;
+        foreach (var k in _longCounts.Keys.ToList())
+            if (KeyHash.Partition(KeyHash.Mix(seed, (ulong)k), parallelism) != index) _longCounts.Remove(k);
+        foreach (var k in _stringCounts.Keys.ToList())
+            if (KeyHash.Partition(KeyHash.Mix(seed, System.IO.Hashing.XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(k))), parallelism) != index) _stringCounts.Remove(k);
+        if (KeyHash.Partition(KeyHash.Mix(seed, KeyHash.NullValue), parallelism) != index) _nullCount = 0;
+        return default;
+    }
 
     public override ValueTask OpenAsync(OperatorContext context, byte[]? restoredState, CancellationToken ct)
     {
@@ -125,7 +141,7 @@ public sealed class RunningCountOperator : Operator
     {
         using var r = new BinaryReader(new MemoryStream(state), Encoding.UTF8);
         if (r.ReadByte() != 1) throw new InvalidDataException("running_count: unknown state version");
-        _nullCount = r.ReadInt64();
+        _nullCount += r.ReadInt64();
         var n = r.ReadInt32();
         for (var i = 0; i < n; i++) _longCounts[r.ReadInt64()] = r.ReadInt64();
         n = r.ReadInt32();

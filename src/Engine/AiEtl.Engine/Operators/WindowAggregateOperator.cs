@@ -388,7 +388,31 @@ public sealed unsafe class WindowAggregateOperator : Operator
     public override ValueTask OpenAsync(OperatorContext context, byte[]? restoredState, CancellationToken ct)
     {
         _ctx = context;
-        if (restoredState != null) Restore(restoredState);
+        if (restoredState != null) Restore(restoredState, 0, 0);
+        // A restored run may bring new input (files added since the previous run reached its end): take it.
+        _ended = false;
+        return default;
+    }
+
+    public override string? StateIdentity =>
+        $"window_aggregate keys ({string.Join(", ", _keys.Select(k => _input.FieldsList[k].Name))}) {StateShape()}";
+
+    /// <summary>Keyed groups can move between instances; a global aggregate (no GROUP BY keys) always runs as one.</summary>
+    public override bool CanRescale => _keys.Length > 0;
+
+    public override ValueTask OpenRescaledAsync(OperatorContext context, IReadOnlyList<byte[]> states, int index, int parallelism, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(states);
+        _ctx = context;
+        var watermark = long.MaxValue;
+        foreach (var s in states)
+        {
+            Restore(s, index, parallelism);
+            // Each old instance had its own watermark: resume from the lowest, so no window closes early.
+            watermark = Math.Min(watermark, _watermark);
+        }
+        if (states.Count > 0) _watermark = watermark;
+        _ended = false;
         return default;
     }
 
@@ -1299,7 +1323,8 @@ public sealed unsafe class WindowAggregateOperator : Operator
         return order;
     }
 
-    private void Restore(byte[] state)
+    /// <summary>Restores a snapshot; with <paramref name="parallelism"/> &gt; 0 only the groups whose key hash maps to instance <paramref name="index"/>.</summary>
+    private void Restore(byte[] state, int index, int parallelism)
     {
         using var r = new BinaryReader(new MemoryStream(state), Encoding.UTF8);
         var version = r.ReadByte();
@@ -1338,12 +1363,28 @@ public sealed unsafe class WindowAggregateOperator : Operator
         }
         using var batch = keys.Build();
         for (var c = 0; c < _keys.Length; c++) _keyColumns[c] = batch.Column(c);
+        bool[]? skip = null;
+        if (parallelism > 0)
+        {
+            // The same hash the edge in front of this operator partitions by (its key columns, in order).
+            var hashes = new ulong[count];
+            KeyHash.Compute(batch.Data, Enumerable.Range(0, _keys.Length).ToArray(), hashes);
+            skip = new bool[count];
+            for (var i = 0; i < count; i++) skip[i] = KeyHash.Partition(hashes[i], parallelism) != index;
+        }
         _store.PrepareKeys(_keyColumns, count);
-        EnsureGroups(_store.High + count);
+        // One spare group receives the aggregate states of skipped groups (read past, never used).
+        EnsureGroups(_store.High + count + 1);
+        var scratch = _groupCapacity - 1;
         var ids = new int[count];
         var kh = _store.KeyHashes;
         for (var i = 0; i < count; i++)
         {
+            if (skip != null && skip[i])
+            {
+                ids[i] = -1;
+                continue;
+            }
             switch (_window.Kind)
             {
                 case WindowKind.Tumble or WindowKind.Hop:
@@ -1366,7 +1407,18 @@ public sealed unsafe class WindowAggregateOperator : Operator
             }
         }
         foreach (var s in _states)
-            foreach (var g in ids) s.Read(r, g);
+        {
+            foreach (var g in ids)
+            {
+                if (g >= 0)
+                {
+                    s.Read(r, g);
+                    continue;
+                }
+                s.Read(r, scratch);
+                s.Free(scratch);
+            }
+        }
     }
 
     private int RestoreSession(int row, ulong h, long start, long end)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace AiEtl.Engine.Runtime;
 
@@ -12,6 +13,9 @@ internal sealed class CheckpointCoordinator
     private readonly Lock _lock = new();
     private readonly ICheckpointStore _store;
     private readonly string _fingerprint;
+    private readonly IReadOnlyDictionary<string, OperatorIdentity> _identities;
+    private readonly ILogger _log;
+    private readonly string? _savepoint;
     private readonly EngineMetrics _metrics;
     private readonly int _expectedAcks;
     private readonly Action<long> _notifyComplete;
@@ -22,11 +26,15 @@ internal sealed class CheckpointCoordinator
     private Dictionary<string, byte[]>? _pendingStates;
     private int _acks;
 
-    public CheckpointCoordinator(ICheckpointStore store, string fingerprint, EngineMetrics metrics, int expectedAcks,
-        long lastCompletedId, Action<long> injectBarrier, Action<long> notifyComplete)
+    public CheckpointCoordinator(ICheckpointStore store, string fingerprint, IReadOnlyDictionary<string, OperatorIdentity> identities,
+        EngineMetrics metrics, int expectedAcks, long lastCompletedId, Action<long> injectBarrier, Action<long> notifyComplete,
+        ILogger log, string? savepoint)
     {
         _store = store;
         _fingerprint = fingerprint;
+        _identities = identities;
+        _log = log;
+        _savepoint = savepoint;
         _metrics = metrics;
         _expectedAcks = expectedAcks;
         _lastId = lastCompletedId;
@@ -74,10 +82,19 @@ internal sealed class CheckpointCoordinator
             if (id != _pendingId) throw new InvalidOperationException($"acknowledgement for checkpoint {id} while {_pendingId} is pending");
             foreach (var (k, v) in states) _pendingStates![k] = v;
             if (++_acks < _expectedAcks) return;
-            done = new CheckpointData { Id = id, PlanFingerprint = _fingerprint, CreatedUtc = DateTime.UtcNow, States = _pendingStates! };
+            done = new CheckpointData { Id = id, PlanFingerprint = _fingerprint, CreatedUtc = DateTime.UtcNow, States = _pendingStates!, Operators = _identities };
         }
         _store.Write(done);
+        var final = id == FinalCheckpointId;
+        if (final && _savepoint != null)
+        {
+            // Written before the sinks commit: a savepoint never points past what a crash would keep.
+            _store.WriteSavepoint(_savepoint, done);
+            EngineLog.SavepointWritten(_log, _savepoint, id);
+        }
         var ms = Stopwatch.GetElapsedTime(_pendingStart).TotalMilliseconds;
+        if (final) EngineLog.FinalCheckpointCompleted(_log, id, ms, done.SizeBytes);
+        else EngineLog.CheckpointCompleted(_log, id, ms, done.SizeBytes);
         _metrics.CheckpointDuration.Record(ms);
         _metrics.CheckpointSize.Record(done.SizeBytes);
         Interlocked.Increment(ref _metrics.CheckpointsCompleted);

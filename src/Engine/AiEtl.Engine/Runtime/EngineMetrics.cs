@@ -30,6 +30,8 @@ public sealed class EngineMetrics : IDisposable
     }
 
     public string Pipeline { get; }
+    /// <summary>The meter of this run's instruments (listeners select a run's instruments by it).</summary>
+    public Meter Meter => _meter;
     public Counter<long> RowsIn { get; }
     public Counter<long> RowsOut { get; }
     public Counter<long> BytesIn { get; }

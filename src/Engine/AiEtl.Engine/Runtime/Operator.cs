@@ -36,6 +36,26 @@ public abstract class Operator
     /// <summary>One line describing the operator for <c>explain</c>.</summary>
     public virtual string Describe() => Name;
 
+    /// <summary>
+    /// The configuration its checkpointed state depends on (e.g. key columns and their types, window type and
+    /// size, aggregates) — null for operators without state. A checkpoint restores into an operator only when
+    /// this text is unchanged; anything not named here (output columns, expressions downstream) may change.
+    /// </summary>
+    public virtual string? StateIdentity => null;
+
+    /// <summary>
+    /// True when the state is keyed by the columns of the hash edge in front of the operator, so that
+    /// <see cref="OpenRescaledAsync"/> can restore it into a different parallelism.
+    /// </summary>
+    public virtual bool CanRescale => false;
+
+    /// <summary>
+    /// Opens the operator from the snapshots of every instance of a run with another parallelism, keeping only the
+    /// keys this instance owns now (<see cref="KeyHash.Partition"/> of the key hash equals its index).
+    /// </summary>
+    public virtual ValueTask OpenRescaledAsync(OperatorContext context, IReadOnlyList<byte[]> states, int index, int parallelism, CancellationToken ct) =>
+        throw new NotSupportedException($"{Name} cannot redistribute its state to another parallelism");
+
     /// <summary>Opens the operator; <paramref name="restoredState"/> is its snapshot from the last complete checkpoint.</summary>
     public virtual ValueTask OpenAsync(OperatorContext context, byte[]? restoredState, CancellationToken ct) => default;
 
@@ -67,6 +87,8 @@ public sealed class SinkOperator(ISink sink, Schema input) : Operator
     public override string Name => "sink:" + sink.Name;
     public override Schema OutputSchema => input;
     public override string Describe() => $"sink {sink.Name} ({sink.GetType().Name})";
+    public override string? StateIdentity => $"sink {sink.Name} ({sink.GetType().Name})";
+    internal string SinkName => sink.Name;
 
     public override async ValueTask OpenAsync(OperatorContext context, byte[]? restoredState, CancellationToken ct)
     {

@@ -119,10 +119,14 @@ internal sealed class Router(OutputEdge[] edges, int senderIndex, EngineMetrics 
 public static class KeyHash
 {
     private const ulong Prime = 0x9E3779B97F4A7C15UL;
+    /// <summary>The hash before the first key column is mixed in.</summary>
+    public const ulong Seed = 0x243F6A8885A308D3UL;
+    /// <summary>What a NULL integer, timestamp or string key mixes in.</summary>
+    public const ulong NullValue = 0xFFFF_FFFF_FFFF_FFFFUL;
 
     public static void Compute(RecordBatch batch, IReadOnlyList<int> keys, Span<ulong> hashes)
     {
-        hashes.Fill(0x243F6A8885A308D3UL);
+        hashes.Fill(Seed);
         foreach (var k in keys)
         {
             var col = batch.Column(k);

@@ -8,14 +8,16 @@ namespace AiEtl.Engine.Runtime;
 internal sealed class Chain
 {
     private readonly Operator[] _ops;
+    private readonly string[] _uids;
     private readonly IOutput[] _outs;
     private readonly Router _router;
     private readonly EngineMetrics _metrics;
     private readonly KeyValuePair<string, object?> _firstTag;
 
-    public Chain(IReadOnlyList<Operator> ops, Router router, EngineMetrics metrics)
+    public Chain(IReadOnlyList<Operator> ops, IReadOnlyList<string> uids, Router router, EngineMetrics metrics)
     {
         _ops = [.. ops];
+        _uids = [.. uids];
         _router = router;
         _metrics = metrics;
         _outs = new IOutput[_ops.Length];
@@ -47,12 +49,12 @@ internal sealed class Chain
         await _router.SignalAsync(StreamElement.End(0), ct).ConfigureAwait(false);
     }
 
-    public async ValueTask SnapshotAsync(long id, string vertex, int instance, List<KeyValuePair<string, byte[]>> into, CancellationToken ct)
+    public async ValueTask SnapshotAsync(long id, int instance, List<KeyValuePair<string, byte[]>> into, CancellationToken ct)
     {
         for (var k = 0; k < _ops.Length; k++)
         {
             var s = await _ops[k].SnapshotAsync(id, ct).ConfigureAwait(false);
-            if (s != null) into.Add(new(CheckpointData.Key(vertex, instance, k.ToString(System.Globalization.CultureInfo.InvariantCulture)), s));
+            if (s != null) into.Add(new(CheckpointData.Key(_uids[k], instance), s));
         }
     }
 
@@ -61,13 +63,13 @@ internal sealed class Chain
         foreach (var op in _ops) await op.OnCheckpointCompleteAsync(id, ct).ConfigureAwait(false);
     }
 
-    public async ValueTask OpenAsync(OperatorContext ctx, CheckpointData? restored, string vertex, int instance, CancellationToken ct)
+    public async ValueTask OpenAsync(OperatorContext ctx, StateRestore? restore, int instance, int parallelism, CancellationToken ct)
     {
         for (var k = 0; k < _ops.Length; k++)
         {
-            byte[]? state = null;
-            restored?.States.TryGetValue(CheckpointData.Key(vertex, instance, k.ToString(System.Globalization.CultureInfo.InvariantCulture)), out state);
-            await _ops[k].OpenAsync(ctx, state, ct).ConfigureAwait(false);
+            var (single, all) = restore?.For(_uids[k], instance, parallelism) ?? default;
+            if (all != null) await _ops[k].OpenRescaledAsync(ctx, all, instance, parallelism, ct).ConfigureAwait(false);
+            else await _ops[k].OpenAsync(ctx, single, ct).ConfigureAwait(false);
         }
     }
 
@@ -120,8 +122,8 @@ internal abstract class TaskBase
     protected async ValueTask AcknowledgeAsync(long id, byte[]? sourcePosition, CancellationToken ct)
     {
         var states = new List<KeyValuePair<string, byte[]>>();
-        if (sourcePosition != null) states.Add(new(CheckpointData.Key(Vertex.Name, Index, "source"), sourcePosition));
-        await Chain.SnapshotAsync(id, Vertex.Name, Index, states, ct).ConfigureAwait(false);
+        if (sourcePosition != null) states.Add(new(CheckpointData.Key(Vertex.Name, Index), sourcePosition));
+        await Chain.SnapshotAsync(id, Index, states, ct).ConfigureAwait(false);
         // Dead letters written before the barrier must be durable before the checkpoint counts.
         await Runner.DeadLetters.FlushAsync(ct).ConfigureAwait(false);
         Runner.Coordinator.Acknowledge(id, states);
@@ -153,7 +155,7 @@ internal sealed class SourceTask : TaskBase
         _reader = source.CreateReader(new ConnectorContext { Task = Info, DeadLetters = Runner.DeadLetters, Metrics = Runner.Metrics });
         try
         {
-            if (Runner.Restored?.States.TryGetValue(CheckpointData.Key(Vertex.Name, Index, "source"), out var pos) == true)
+            if (Runner.Restore?.For(Vertex.Name, Index, Vertex.Parallelism).Single is { } pos)
                 _reader.RestorePosition(pos);
             if (Vertex.EventTime is { } et)
             {
@@ -166,7 +168,8 @@ internal sealed class SourceTask : TaskBase
                     _splitTime = split;
                 }
             }
-            await Chain.OpenAsync(Context, Runner.Restored, Vertex.Name, Index, ct).ConfigureAwait(false);
+            await Chain.OpenAsync(Context, Runner.Restore, Index, Vertex.Parallelism, ct).ConfigureAwait(false);
+            Runner.SourceAssigned();
             using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop);
             var ended = false;
             while (true)
@@ -323,7 +326,7 @@ internal sealed class OperatorTask : TaskBase
     {
         try
         {
-            await Chain.OpenAsync(Context, Runner.Restored, Vertex.Name, Index, ct).ConfigureAwait(false);
+            await Chain.OpenAsync(Context, Runner.Restore, Index, Vertex.Parallelism, ct).ConfigureAwait(false);
             while (true)
             {
                 if (!TryTakePending(out var e)) e = await _gate.ReceiveAsync(ct).ConfigureAwait(false);

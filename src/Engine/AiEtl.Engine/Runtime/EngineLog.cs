@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Logging;
+
+namespace AiEtl.Engine.Runtime;
+
+/// <summary>
+/// The runtime's log lines (source-generated, event ids 1000–1099). Lifecycle events only: nothing is logged per
+/// row or per batch. Task lines carry the scope <c>pipeline</c> / <c>operator</c> (the vertex) / <c>partition</c>.
+/// </summary>
+internal static partial class EngineLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "pipeline {Pipeline} starting: {Tasks} tasks, plan fingerprint {Fingerprint}")]
+    public static partial void Starting(ILogger logger, string pipeline, int tasks, string fingerprint);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "restoring from {What} (checkpoint {CheckpointId}, format version {Version})")]
+    public static partial void Restoring(ILogger logger, string what, long checkpointId, int version);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "restore: {Note}")]
+    public static partial void RestoreNote(ILogger logger, string note);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "task started")]
+    public static partial void TaskStarted(ILogger logger);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "task finished")]
+    public static partial void TaskFinished(ILogger logger);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "task failed: {Error}")]
+    public static partial void TaskFailed(ILogger logger, Exception exception, string error);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Debug, Message = "checkpoint {CheckpointId} completed in {DurationMs:0.0} ms ({Bytes} bytes of state)")]
+    public static partial void CheckpointCompleted(ILogger logger, long checkpointId, double durationMs, long bytes);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "final checkpoint {CheckpointId} completed in {DurationMs:0.0} ms ({Bytes} bytes of state)")]
+    public static partial void FinalCheckpointCompleted(ILogger logger, long checkpointId, double durationMs, long bytes);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "savepoint {Savepoint} written (checkpoint {CheckpointId})")]
+    public static partial void SavepointWritten(ILogger logger, string savepoint, long checkpointId);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "stop requested: sources stop, in-flight batches drain, a final checkpoint commits")]
+    public static partial void StopRequested(ILogger logger);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "ready: {Sources} source readers assigned, last checkpoint {CheckpointId}")]
+    public static partial void Ready(ILogger logger, int sources, long checkpointId);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Information, Message = "pipeline {Pipeline} {Outcome}: {RowsIn} rows in, {RowsOut} rows out, {DeadLetters} dead letters, {Checkpoints} checkpoints")]
+    public static partial void Ended(ILogger logger, string pipeline, string outcome, long rowsIn, long rowsOut, long deadLetters, long checkpoints);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Error, Message = "pipeline {Pipeline} failed: {Error}")]
+    public static partial void Failed(ILogger logger, string pipeline, string error);
+}
+
+/// <summary>A logging scope whose items the JSON console formatter writes as properties (pipeline, operator, partition).</summary>
+internal sealed class LogScope(params KeyValuePair<string, object?>[] items) : IReadOnlyList<KeyValuePair<string, object?>>
+{
+    public KeyValuePair<string, object?> this[int index] => items[index];
+    public int Count => items.Length;
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)items).GetEnumerator();
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => items.GetEnumerator();
+    public override string ToString() => string.Join(' ', items.Select(kv => $"{kv.Key}={kv.Value}"));
+}
