@@ -19,6 +19,7 @@ public static class ScenarioRegistry
         new CoreScenario(),
         new SlowSinkScenario(),
         new WindowAggScenario(),
+        new NexmarkScenario(),
     ];
 
     public static IScenario? Find(string name) =>
