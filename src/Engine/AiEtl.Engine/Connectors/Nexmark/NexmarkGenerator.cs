@@ -166,8 +166,7 @@ internal sealed class NexmarkGenerator
         var delta = (int)Math.Round(desiredAverageSize * 0.2, MidpointRounding.AwayFromZero);
         var minSize = desiredAverageSize - delta;
         var size = minSize + (delta == 0 ? 0 : r.NextInt(2 * delta));
-        var dst = col.ReserveUtf8(size);
-        for (var i = 0; i < size; i++) dst[i] = (byte)('a' + r.NextInt(26));
+        r.FillLetters(col.ReserveUtf8(size)[..size]);
         col.CommitUtf8(size);
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AiEtl.Engine.Columns;
 using Apache.Arrow;
 
@@ -72,12 +73,17 @@ internal struct JavaRandom
 
     public JavaRandom(long seed) => _seed = (seed ^ Multiplier) & Mask;
 
+    /// <summary>Sets the raw 48-bit state (tests reach rare states with it).</summary>
+    public void SetState(long state) => _seed = state & Mask;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Next(int bits)
     {
         _seed = unchecked(_seed * Multiplier + 0xBL) & Mask;
         return (int)((ulong)_seed >> (48 - bits));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int NextInt(int bound)
     {
         if ((bound & -bound) == bound) return (int)((bound * (long)Next(31)) >> 31);
@@ -89,6 +95,44 @@ internal struct JavaRandom
         }
         while (unchecked(bits - val + (bound - 1)) < 0);
         return val;
+    }
+
+    // Jump-ahead constants: k steps of the LCG are seed·a^k + c·(a^(k−1) + … + 1), mod 2^48.
+    private const long A2 = unchecked(Multiplier * Multiplier) & Mask;
+    private const long C2 = unchecked(0xBL * Multiplier + 0xBL) & Mask;
+    private const long A3 = unchecked(A2 * Multiplier) & Mask;
+    private const long C3 = unchecked(C2 * Multiplier + 0xBL) & Mask;
+    private const long A4 = unchecked(A3 * Multiplier) & Mask;
+    private const long C4 = unchecked(C3 * Multiplier + 0xBL) & Mask;
+
+    /// <summary>next(31) values at or above this are rejected by nextInt(26) (2^31 − 2^31 mod 26).</summary>
+    private const int Limit26 = 2147483624;
+
+    /// <summary>
+    /// Exactly <c>dst.Length</c> calls of <c>'a' + nextInt(26)</c>, four states at a time through jump-ahead so the
+    /// multiplications run in parallel; a (≈10⁻⁸ likely) rejected draw hands over to the one-at-a-time path.
+    /// </summary>
+    public void FillLetters(Span<byte> dst)
+    {
+        var i = 0;
+        var s = _seed;
+        while (i + 4 <= dst.Length)
+        {
+            var b1 = (int)((ulong)(unchecked(s * Multiplier + 0xBL) & Mask) >> 17);
+            var b2 = (int)((ulong)(unchecked(s * A2 + C2) & Mask) >> 17);
+            var b3 = (int)((ulong)(unchecked(s * A3 + C3) & Mask) >> 17);
+            var s4 = unchecked(s * A4 + C4) & Mask;
+            var b4 = (int)((ulong)s4 >> 17);
+            if ((b1 | b2 | b3 | b4) >= Limit26 && (b1 >= Limit26 || b2 >= Limit26 || b3 >= Limit26 || b4 >= Limit26)) break;
+            dst[i] = (byte)('a' + b1 % 26);
+            dst[i + 1] = (byte)('a' + b2 % 26);
+            dst[i + 2] = (byte)('a' + b3 % 26);
+            dst[i + 3] = (byte)('a' + b4 % 26);
+            s = s4;
+            i += 4;
+        }
+        _seed = s;
+        for (; i < dst.Length; i++) dst[i] = (byte)('a' + NextInt(26));
     }
 
     public long NextLong() => unchecked(((long)Next(32) << 32) + Next(32));

@@ -68,6 +68,8 @@ public sealed class NexmarkSource : ISource
         Schema = NexmarkSchemas.For(options.Stream);
     }
 
+    private NexmarkGenerator? _generator;
+
     public NexmarkOptions Options { get; }
     public string Name => Options.Name;
     public Schema Schema { get; }
@@ -83,11 +85,12 @@ public sealed class NexmarkSource : ISource
         return new NexmarkReader(this, context.Task.Index, Math.Max(1, context.Task.Parallelism));
     }
 
-    /// <summary>Generates event numbers [first, first + count) of the source's stream into a new batch (for tests and peers).</summary>
+    /// <summary>Generates event numbers [first, first + count) of the source's stream into a new batch (for tests and peers; not thread-safe).</summary>
     public Batch Generate(long first, int count)
     {
         using var b = new BatchBuilder(Schema, count);
-        new NexmarkGenerator(Options).Fill(b, Options.Stream, first, count);
+        _generator ??= new NexmarkGenerator(Options);
+        _generator.Fill(b, Options.Stream, first, count);
         return b.Build();
     }
 }
