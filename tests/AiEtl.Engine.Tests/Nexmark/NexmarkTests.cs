@@ -119,6 +119,28 @@ public sealed class NexmarkGeneratorTests
     }
 
     [Fact]
+    public void A_spec_declares_one_nexmark_source_per_stream_with_a_fixed_schema()
+    {
+        var spec = Spec.SpecTestSupport.LoadValid("""
+            name: nx
+            sources:
+              bid: { nexmark: { stream: bid, events: 5000, event_rate: 1000, seed: 3, chunk_events: 500, base_time: "2026-02-01T00:00:00Z" } }
+            transform: SELECT auction, price FROM bid
+            sink: { null: }
+            """);
+        var source = spec.Sources[0];
+        Assert.Equal(new NexmarkSourceSpec(NexmarkStreamName.Bid, 5000, 1000, 3, 500, new DateTimeOffset(2026, 2, 1, 0, 0, 0, TimeSpan.Zero)), source.Connector);
+        Assert.Equal(["auction", "bidder", "price", "channel", "url", "date_time", "extra"], source.Schema.Select(c => c.Name));
+        var errors = Spec.SpecTestSupport.Errors("""
+            name: nx
+            source: { nexmark: { stream: bids, events: 0 } }
+            sink: { null: }
+            """);
+        Assert.Contains(errors, e => e.Path == "source.nexmark.stream");
+        Assert.Contains(errors, e => e.Path == "source.nexmark.events");
+    }
+
+    [Fact]
     public void Bad_options_are_rejected_with_every_problem()
     {
         var e = Assert.Throws<AiEtl.Engine.Connectors.ConnectorConfigException>(() => new NexmarkSource(new NexmarkOptions { Events = -1, EventRate = 0, ChunkEvents = 10 }));
