@@ -26,11 +26,11 @@ public sealed class NexmarkScenario : IScenario
     public const long DefaultEvents = 10_000_000;
     public const long QuickEvents = 1_000_000;
 
-    public static readonly string[] Queries = ["q0", "q1", "q2", "q5", "q7", "q11", "q14", "q15", "q16", "q17", "q22"];
+    public static readonly string[] Queries = ["q0", "q1", "q2", "q5", "q7", "q11", "q14", "q15", "q16", "q17", "q21", "q22"];
 
     public string Name => "nexmark";
 
-    public string Description => "Nexmark q0 q1 q2 q5 q7 q11 q14 q15 q16 q17 q22 (bid stream, in-process generator -> SQL -> null) vs generator alone, duckdb";
+    public string Description => "Nexmark q0 q1 q2 q5 q7 q11 q14 q15 q16 q17 q21 q22 (bid stream, in-process generator -> SQL -> null) vs generator alone, duckdb";
 
     private sealed record BenchSinkSpec(NullSink Sink) : SinkConnectorSpec
     {

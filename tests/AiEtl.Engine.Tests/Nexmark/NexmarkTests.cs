@@ -203,7 +203,7 @@ public sealed class NexmarkQueryTests : IClassFixture<NexmarkQueryTests.Data>
         public void Dispose() => Connection.Dispose();
     }
 
-    public static readonly TheoryData<string> Queries = new() { "q0", "q1", "q2", "q5", "q7", "q11", "q14", "q15", "q16", "q17", "q22" };
+    public static readonly TheoryData<string> Queries = new() { "q0", "q1", "q2", "q5", "q7", "q11", "q14", "q15", "q16", "q17", "q21", "q22" };
 
     public static string QueryText(string name, string suffix = ".sql") =>
         File.ReadAllText(Path.Combine(Spec.SpecTestSupport.RepoRoot, "bench", "nexmark", name + suffix));
