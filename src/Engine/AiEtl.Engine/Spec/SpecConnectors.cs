@@ -39,11 +39,11 @@ public static class SpecConnectors
     internal static readonly IReadOnlyList<SourceConnectorKind> Sources =
     [
         new(GeneratorSourceSpec.KindName, SchemaRule.Fixed, ParseGenerator, c => GeneratorSchemas.For(((GeneratorSourceSpec)c).Generator)),
-        new(NexmarkSourceSpec.KindName, SchemaRule.Fixed, ParseNexmark, c => GeneratorSchemas.For(((NexmarkSourceSpec)c).Stream)),
         new(FileSourceSpec.KindName, SchemaRule.Required, ParseFileSource),
         new(KafkaSourceSpec.KindName, SchemaRule.Required, ParseKafkaSource,
             ExtraColumns: c => ((KafkaSourceSpec)c).MetadataColumns.Select(n => KafkaMetadataColumns.Find(n)!).ToArray()),
         new(PostgresCdcSourceSpec.KindName, SchemaRule.Optional, ParsePostgresCdc),
+        new(NexmarkSourceSpec.KindName, SchemaRule.Fixed, ParseNexmark, c => GeneratorSchemas.For(((NexmarkSourceSpec)c).Stream)),
     ];
 
     internal static readonly IReadOnlyList<SinkConnectorKind> Sinks =
