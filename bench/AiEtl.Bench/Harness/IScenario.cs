@@ -21,6 +21,7 @@ public static class ScenarioRegistry
         new WindowAggScenario(),
         new KafkaClickHouseScenario(),
         new CdcScenario(),
+        new NexmarkScenario(),
     ];
 
     public static IScenario? Find(string name) =>

@@ -202,7 +202,7 @@ public sealed class SpecValidationTests
               kinesis: { stream: orders }
               schema: { id: int64 }
             sink: { null: }
-            """, "source.kinesis", 3, 3, "expected one of: generator, file, kafka, postgres_cdc, schema, event_time");
+            """, "source.kinesis", 3, 3, "expected one of: generator, file, kafka, postgres_cdc, nexmark, schema, event_time");
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using AiEtl.Engine.Connectors.Files;
 using AiEtl.Engine.Connectors.Generator;
+using AiEtl.Engine.Connectors.Nexmark;
 using AiEtl.Engine.Connectors.Sinks;
 using AiEtl.Engine.Json;
 using AiEtl.Engine.Spec;
@@ -8,7 +9,7 @@ using SpecTimeFormat = AiEtl.Engine.Spec.TimeFormat;
 
 namespace AiEtl.Engine.Planning;
 
-/// <summary>The connectors that need no server: generator, files (JSON lines, CSV, Parquet), console, null.</summary>
+/// <summary>The connectors that need no server: generator, nexmark, files (JSON lines, CSV, Parquet), console, null.</summary>
 public static class BuiltinConnectors
 {
     public static ConnectorRegistry Create() => Register(new ConnectorRegistry());
@@ -23,6 +24,16 @@ public static class BuiltinConnectors
             Seed = g.Seed ?? 42,
             BatchSize = g.BatchSize ?? 8192,
             StartTime = g.StartTime ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero),
+        }))
+        .AddSource<NexmarkSourceSpec>((n, s, _) => new NexmarkSource(new NexmarkOptions
+        {
+            Name = s.Name,
+            Stream = (NexmarkStream)(int)n.Stream,
+            Events = n.Events ?? 0,
+            EventRate = n.EventRate ?? 10_000,
+            Seed = n.Seed ?? 0,
+            ChunkEvents = n.ChunkEvents ?? 16_384,
+            BaseTime = n.BaseTime ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero),
         }))
         .AddSource<FileSourceSpec>((f, s, _) => f.Format switch
         {

@@ -166,6 +166,7 @@ public static class Planner
         {
             FileSourceSpec => true,
             GeneratorSourceSpec g => g.Rows > 0,
+            NexmarkSourceSpec n => n.Events > 0,
             _ => false,
         };
         var table = new SqlSource(s.Name, schema, bounded, s.EventTime?.Column, (s.EventTime?.AllowedLateness ?? TimeSpan.Zero).Ticks / 10);

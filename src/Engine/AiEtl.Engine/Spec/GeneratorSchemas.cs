@@ -19,6 +19,12 @@ public static class GeneratorSchemas
             .Select(f => new ColumnSpec(f.Name, ColumnTypes.FromArrow(f.DataType), Required: !f.IsNullable))
             .ToArray();
 
+    /// <summary>The Nexmark tables: see <see cref="Connectors.Nexmark.NexmarkSchemas"/>.</summary>
+    public static IReadOnlyList<ColumnSpec> For(NexmarkStreamName stream) =>
+        Connectors.Nexmark.NexmarkSchemas.For((Connectors.Nexmark.NexmarkStream)(int)stream).FieldsList
+            .Select(f => new ColumnSpec(f.Name, ColumnTypes.FromArrow(f.DataType), Required: !f.IsNullable))
+            .ToArray();
+
     public static IReadOnlyList<ColumnSpec> For(GeneratorKind kind) => kind switch
     {
         GeneratorKind.Orders => Orders,

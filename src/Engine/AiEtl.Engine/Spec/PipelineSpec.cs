@@ -118,6 +118,23 @@ public sealed record GeneratorSourceSpec(GeneratorKind Generator, long? Rows, lo
     public override string Describe() => $"{KindName}({SpecNames.Of(Generator)})";
 }
 
+/// <summary>The Nexmark streams (see <see cref="Connectors.Nexmark.NexmarkSource"/>).</summary>
+public enum NexmarkStreamName { Person, Auction, Bid }
+
+/// <summary>The Nexmark benchmark's event generator, one stream per source.</summary>
+/// <param name="Stream">Which stream the source exposes (fixes the schema).</param>
+/// <param name="Events">Events over all three streams; unset = unbounded.</param>
+/// <param name="EventRate">Events per second of event time (default 10 000).</param>
+/// <param name="Seed">Xor-ed into every event's seed; 0 (default) = the reference's values.</param>
+/// <param name="ChunkEvents">Event numbers per batch.</param>
+/// <param name="BaseTime">Event time of event 0.</param>
+public sealed record NexmarkSourceSpec(NexmarkStreamName Stream, long? Events, long? EventRate, long? Seed, int? ChunkEvents, DateTimeOffset? BaseTime) : SourceConnectorSpec
+{
+    public const string KindName = "nexmark";
+    public override string Kind => KindName;
+    public override string Describe() => $"{KindName}({SpecNames.Of(Stream)})";
+}
+
 /// <summary>File formats of file sources and sinks.</summary>
 public enum FileFormat { Jsonl, Csv, Parquet }
 

@@ -43,6 +43,7 @@ public static class SpecConnectors
         new(KafkaSourceSpec.KindName, SchemaRule.Required, ParseKafkaSource,
             ExtraColumns: c => ((KafkaSourceSpec)c).MetadataColumns.Select(n => KafkaMetadataColumns.Find(n)!).ToArray()),
         new(PostgresCdcSourceSpec.KindName, SchemaRule.Optional, ParsePostgresCdc),
+        new(NexmarkSourceSpec.KindName, SchemaRule.Fixed, ParseNexmark, c => GeneratorSchemas.For(((NexmarkSourceSpec)c).Stream)),
     ];
 
     internal static readonly IReadOnlyList<SinkConnectorKind> Sinks =
@@ -81,6 +82,19 @@ public static class SpecConnectors
         var batchSize = r.Int32("batch_size", min: 1, max: MaxBatchSize);
         var start = r.Timestamp("start_time");
         return kind is { } k ? new GeneratorSourceSpec(k, rows, rate, seed, batchSize, start) : null;
+    }
+
+    private static NexmarkSourceSpec? ParseNexmark(SpecContext ctx, YNode node, string path)
+    {
+        if (ctx.Mapping(node, path, "nexmark options", nullIsEmpty: true) is not { } map) return null;
+        var r = new MapReader(ctx, map, path, ["stream", "events", "event_rate", "seed", "chunk_events", "base_time"]);
+        var stream = r.Enum("stream", SpecNames.NexmarkStreams, "nexmark stream", required: true);
+        var events = r.Int64("events", min: 1);
+        var rate = r.Int64("event_rate", min: 1);
+        var seed = r.Int64("seed");
+        var chunk = r.Int32("chunk_events", min: 50, max: MaxBatchSize);
+        var baseTime = r.Timestamp("base_time");
+        return stream is { } st ? new NexmarkSourceSpec(st, events, rate, seed, chunk, baseTime) : null;
     }
 
     private static FileSourceSpec? ParseFileSource(SpecContext ctx, YNode node, string path)

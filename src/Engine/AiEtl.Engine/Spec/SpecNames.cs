@@ -22,6 +22,13 @@ public static class SpecNames
         new("clickstream", GeneratorKind.Clickstream),
     ];
 
+    public static readonly IReadOnlyList<KeyValuePair<string, NexmarkStreamName>> NexmarkStreams =
+    [
+        new("person", NexmarkStreamName.Person),
+        new("auction", NexmarkStreamName.Auction),
+        new("bid", NexmarkStreamName.Bid),
+    ];
+
     public static readonly IReadOnlyList<KeyValuePair<string, ConsoleFormat>> ConsoleFormats =
     [
         new("table", ConsoleFormat.Table),
@@ -80,6 +87,7 @@ public static class SpecNames
     public static string Of(DeliveryGuarantee value) => NameIn(Delivery, value);
     public static string Of(FileFormat value) => NameIn(FileFormats, value);
     public static string Of(GeneratorKind value) => NameIn(Generators, value);
+    public static string Of(NexmarkStreamName value) => NameIn(NexmarkStreams, value);
     public static string Of(ConsoleFormat value) => NameIn(ConsoleFormats, value);
     public static string Of(TimeFormat value) => NameIn(TimeFormats, value);
     public static string Of(SchemaChangeMode value) => NameIn(SchemaChangeModes, value);

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Globalization;
+using AiEtl.Bench.Harness;
+using AiEtl.Engine;
+using AiEtl.Engine.Connectors.Nexmark;
+using AiEtl.Engine.Connectors.Sinks;
+using AiEtl.Engine.Planning;
+using AiEtl.Engine.Runtime;
+using AiEtl.Engine.Spec;
+using Apache.Arrow;
+using DuckDB.NET.Data;
+
+namespace AiEtl.Bench.Scenarios;
+
+/// <summary>
+/// Nexmark: for each supported query under <c>bench/nexmark/</c>, N events (all three streams' event numbers;
+/// the bid source produces the 46 in 50 that are bids) from the in-process generator through the SQL query
+/// into a null sink, planned exactly as <c>aietl run</c> plans a spec. Figures per query: events/s, events per
+/// CPU-second of the whole process (user + system, generator included), output rows, peak RSS. Peers: the
+/// bid generator alone into the null sink, and DuckDB running the same SQL over the same bids held in memory
+/// (ending in an aggregate over the query's output so nothing is shipped to .NET). Row counts of engine and
+/// DuckDB must agree.
+/// </summary>
+public sealed class NexmarkScenario : IScenario
+{
+    public const long DefaultEvents = 10_000_000;
+    public const long QuickEvents = 1_000_000;
+
+    public static readonly string[] Queries = ["q0", "q1", "q2", "q5", "q7", "q11", "q14", "q15", "q16", "q17", "q21", "q22"];
+
+    public string Name => "nexmark";
+
+    public string Description => "Nexmark q0 q1 q2 q5 q7 q11 q14 q15 q16 q17 q21 q22 (bid stream, in-process generator -> SQL -> null) vs generator alone, duckdb";
+
+    private sealed record BenchSinkSpec(NullSink Sink) : SinkConnectorSpec
+    {
+        public override string Kind => "bench-null";
+        public override string Describe() => "null";
+    }
+
+    public ScenarioReport Run(BenchOptions options, Measurer measurer)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(measurer);
+        var events = options.Rows ?? (options.Quick ? QuickEvents : DefaultEvents);
+        var p = options.Parallelism;
+        var root = RepoPaths.FindRoot() ?? throw new InvalidOperationException("run from inside the repository (bench/nexmark/ holds the queries)");
+        var dir = Path.Combine(root, "bench", "nexmark");
+
+        var table = new Harness.Table("query", "events/s", "events/CPU-s", "rows out", "peak RSS MB", "duckdb events/s", "vs duckdb");
+        var queries = new Figures();
+        var engine = new Dictionary<string, (Measurement M, long RowsOut)>();
+
+        var gen = measurer.Measure("generator", events, () => RunEngine(events, p, null), out var bids);
+        Log($"nexmark: generator {Rate(gen.RowsPerSecond)} events/s, {Rate(gen.RowsPerCpuSecond)} events/CPU-s, {bids:N0} bids (runs ms: {gen.RunsText})");
+        foreach (var q in Queries)
+        {
+            var sql = File.ReadAllText(Path.Combine(dir, q + ".sql"));
+            var m = measurer.Measure(q, events, () => RunEngine(events, p, sql), out var rowsOut);
+            engine[q] = (m, rowsOut);
+            Log($"nexmark: {q,-4} {Rate(m.RowsPerSecond)} events/s, {Rate(m.RowsPerCpuSecond)} events/CPU-s, {rowsOut:N0} rows, peak RSS {m.PeakRssMb:F0} MB (runs ms: {m.RunsText})");
+            queries.Add(q, new Figures()
+                .Add("events_per_s", m.RowsPerSecond, 0)
+                .Add("events_per_cpu_s", m.RowsPerCpuSecond, 0)
+                .Add("rows_out", rowsOut)
+                .Add("peak_rss_mb", m.PeakRssMb, 1)
+                .Add("cpu_s", m.Best.CpuSeconds, 3)
+                .Add("wall_s", m.Best.WallSeconds, 3));
+        }
+        Measurer.Settle();
+
+        var duck = new Figures();
+        var duckRates = new Dictionary<string, double>();
+        {
+            var sw = Stopwatch.StartNew();
+            using var db = new NexmarkDuckDb(events, p);
+            Log($"nexmark: loaded {db.Bids:N0} bids into DuckDB with the appender in {sw.Elapsed.TotalSeconds:F1} s (threads = {db.Threads})");
+            foreach (var q in Queries)
+            {
+                var file = Path.Combine(dir, q + ".duckdb.sql");
+                var sql = File.ReadAllText(File.Exists(file) ? file : Path.Combine(dir, q + ".sql"));
+                var m = measurer.Measure("duckdb-" + q, events, () => db.Run(sql), out var rowsOut);
+                if (rowsOut != engine[q].RowsOut)
+                    throw new ResultMismatchException($"{q}: DuckDB gives {rowsOut:N0} rows, the engine {engine[q].RowsOut:N0}");
+                duckRates[q] = m.RowsPerSecond;
+                Log($"nexmark: duckdb {q,-4} {Rate(m.RowsPerSecond)} events/s (runs ms: {m.RunsText})");
+                duck.Add(q, new Figures().Add("events_per_s", m.RowsPerSecond, 0).Add("events_per_cpu_s", m.RowsPerCpuSecond, 0));
+            }
+        }
+
+        foreach (var q in Queries)
+        {
+            var (m, rowsOut) = engine[q];
+            table.Row(q, Rate(m.RowsPerSecond), Rate(m.RowsPerCpuSecond), rowsOut.ToString("N0", CultureInfo.InvariantCulture),
+                m.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), Rate(duckRates[q]),
+                (m.RowsPerSecond / duckRates[q]).ToString("F2", CultureInfo.InvariantCulture) + "×");
+        }
+        table.Row("generator", Rate(gen.RowsPerSecond), Rate(gen.RowsPerCpuSecond), bids.ToString("N0", CultureInfo.InvariantCulture), gen.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), "", "");
+
+        var report = new ScenarioReport { Scenario = Name, Rows = events, Env = EnvInfo.Collect(options) };
+        report.Engine
+            .Add("implementation", "aietl spec: nexmark source (stream bid, event_time date_time) -> SQL transform -> null sink, planned by Planner.Plan")
+            .Add("parallelism", (long)p)
+            .Add("events", events)
+            .Add("bids", bids)
+            .Add("event_rate", 10_000L)
+            .Add("chunk_events", 16_384L);
+        report.Peers
+            .Add("generator", new Figures().Add("events_per_s", gen.RowsPerSecond, 0).Add("events_per_cpu_s", gen.RowsPerCpuSecond, 0).Add("rows_out", bids))
+            .Add("duckdb", duck);
+        report.Extra.Add("queries", queries);
+        report.Table = table;
+        report.Notes.Add($"events = event numbers over person/auction/bid (46/50 are bids); per CPU-second = events / process user+sys CPU, generator included; {p} instances");
+        return report;
+    }
+
+    /// <summary>Plans and runs one query (or the generator alone when <paramref name="sql"/> is null); returns rows out.</summary>
+    private static long RunEngine(long events, int parallelism, string? sql)
+    {
+        var sink = new NullSink("null");
+        var spec = new PipelineSpec("nexmark", null,
+            [new SourceSpec("bid", new NexmarkSourceSpec(NexmarkStreamName.Bid, events, null, null, null, null),
+                GeneratorSchemas.For(NexmarkStreamName.Bid), new EventTimeSpec("date_time", TimeSpan.Zero, null, null))],
+            sql == null ? null : new SqlTransformSpec(sql),
+            [new SinkSpec("null", new BenchSinkSpec(sink))],
+            null, null, null, parallelism);
+        var registry = BuiltinConnectors.Create().AddSink<BenchSinkSpec>((s, _, _) => s.Sink);
+        var plan = Planner.Plan(spec, registry);
+        using var metrics = new EngineMetrics("nexmark");
+        var letters = new CountingDeadLetters();
+        new JobRunner(plan.Graph, new JobOptions { DeadLetters = letters, Metrics = metrics }).RunAsync(CancellationToken.None, CancellationToken.None).GetAwaiter().GetResult();
+        if (letters.Count != 0) throw new ResultMismatchException($"{letters.Count} rows went to the dead letters");
+        return sink.Rows;
+    }
+
+    private sealed class CountingDeadLetters : IDeadLetterOutput
+    {
+        private long _count;
+        public long Count => Interlocked.Read(ref _count);
+        public void Write(DeadLetter letter) => Interlocked.Increment(ref _count);
+        public ValueTask FlushAsync(CancellationToken ct) => default;
+        public ValueTask DisposeAsync() => default;
+    }
+
+    public static string Rate(double v) => CoreScenario.Rate(v);
+
+    private static void Log(string line) => Console.Error.WriteLine(line);
+}
+
+/// <summary>DuckDB in memory holding the same bids (loaded with the appender, not timed), <c>threads</c> = parallelism.</summary>
+public sealed class NexmarkDuckDb : IDisposable
+{
+    private readonly DuckDBConnection _connection;
+
+    public NexmarkDuckDb(long events, int threads)
+    {
+        _connection = new DuckDBConnection("Data Source=:memory:");
+        _connection.Open();
+        Execute("CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, date_time TIMESTAMP, extra VARCHAR)");
+        var source = new NexmarkSource(new NexmarkOptions { Name = "bid", Stream = NexmarkStream.Bid, Events = events });
+        using (var appender = _connection.CreateAppender("bid"))
+        {
+            const int chunk = 65_536;
+            for (long first = 0; first < events; first += chunk)
+            {
+                using var b = source.Generate(first, (int)Math.Min(chunk, events - first));
+                var auction = ((Int64Array)b.Column(0)).Values;
+                var bidder = ((Int64Array)b.Column(1)).Values;
+                var price = ((Int64Array)b.Column(2)).Values;
+                var channel = (StringArray)b.Column(3);
+                var url = (StringArray)b.Column(4);
+                var ts = ((TimestampArray)b.Column(5)).Values;
+                var extra = (StringArray)b.Column(6);
+                for (var i = 0; i < b.Length; i++)
+                {
+                    appender.CreateRow()
+                        .AppendValue(auction[i]).AppendValue(bidder[i]).AppendValue(price[i])
+                        .AppendValue(channel.GetString(i)).AppendValue(url.GetString(i))
+                        .AppendValue(DateTime.UnixEpoch.AddTicks(ts[i] * 10))
+                        .AppendValue(extra.GetString(i))
+                        .EndRow();
+                }
+                Bids += b.Length;
+            }
+        }
+        Execute($"SET threads = {threads}");
+        using var cmd = _connection.CreateCommand();
+        cmd.CommandText = "SELECT current_setting('threads')";
+        Threads = Convert.ToInt32(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    public long Bids { get; }
+    public int Threads { get; }
+
+    /// <summary>Runs the query ending in an aggregate over every output column (a hash of the row), returns its row count.</summary>
+    public long Run(string sql)
+    {
+        using var cmd = _connection.CreateCommand();
+        cmd.CommandText = $"SELECT count(*), bit_xor(hash(q)) FROM ({StripComments(sql)}) AS q";
+        using var reader = cmd.ExecuteReader();
+        if (!reader.Read()) throw new InvalidOperationException("DuckDB returned no row");
+        return reader.GetInt64(0);
+    }
+
+    private static string StripComments(string sql) =>
+        string.Join('\n', sql.Split('\n').Where(l => !l.TrimStart().StartsWith("--", StringComparison.Ordinal)));
+
+    private void Execute(string sql)
+    {
+        using var cmd = _connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    public void Dispose() => _connection.Dispose();
+}
