@@ -83,7 +83,14 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             if (server._process.HasExited) throw new InvalidOperationException($"postgres exited with {server._process.ExitCode}: {ServerProcess.TailOf(log)}");
             await using var conn = new NpgsqlConnection(server.ConnectionString + ";Pooling=false;Timeout=2");
-            await conn.OpenAsync(ct).ConfigureAwait(false);
+            try
+            {
+                await conn.OpenAsync(ct).ConfigureAwait(false);
+            }
+            catch (NpgsqlException) when (!ct.IsCancellationRequested)
+            {
+                return false; // not listening yet (Npgsql wraps the refused connection)
+            }
             return true;
         }, TimeSpan.FromSeconds(60), () => ServerProcess.TailOf(log)).ConfigureAwait(false);
         server.StartupTime = sw.Elapsed;
