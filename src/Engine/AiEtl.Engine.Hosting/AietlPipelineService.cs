@@ -68,8 +68,9 @@ public sealed class AietlPipelineService : IHostedService, IAsyncDisposable
             CheckpointInterval = interval,
             Store = store,
             Restore = !_options.Fresh,
-            DeadLetters = _deadLetters,
+            DeadLetters = new RedactingDeadLetterOutput(_deadLetters, spec.Secrets),
             Metrics = _metrics,
+            Secrets = spec.Secrets,
         });
         Completion = Task.Run(() => runner.RunAsync(_stop.Token, _abort.Token), CancellationToken.None);
         return Task.CompletedTask;

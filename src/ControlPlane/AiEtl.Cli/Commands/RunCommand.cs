@@ -53,7 +53,7 @@ internal static class RunCommand
         }
         catch (ArgumentException e)
         {
-            Console.Error.WriteLine($"aietl: {path}: {e.Message}");
+            Console.Error.WriteLine($"aietl: {path}: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.InvalidSpecOrUsage;
         }
         var options = new JobOptions
@@ -63,6 +63,7 @@ internal static class RunCommand
             Restore = !fresh,
             DeadLetters = deadLetters,
             Metrics = metrics,
+            Secrets = spec.Secrets,
         };
 
         using var stop = new CancellationTokenSource();
@@ -100,7 +101,7 @@ internal static class RunCommand
             var restored = result.RestoredFromCheckpoint is { } id ? $", resumed from checkpoint {id}" : "";
             Console.Error.WriteLine(
                 $"aietl: {(result.Stopped ? "stopped (drained)" : "finished")}: {result.SourceRows:N0} rows in, {result.SinkRows:N0} rows out, " +
-                $"{result.DeadLetters:N0} dead letters{(result.DeadLetters > 0 ? $" ({dlPath})" : "")}, {result.CheckpointsCompleted} checkpoints{restored}, {sw.Elapsed.TotalSeconds:0.0}s");
+                $"{result.DeadLetters:N0} dead letters{(result.DeadLetters > 0 ? $" ({spec.Secrets.Redact(dlPath)})" : "")}, {result.CheckpointsCompleted} checkpoints{restored}, {sw.Elapsed.TotalSeconds:0.0}s");
             return ExitCodes.Ok;
         }
         catch (OperationCanceledException)
@@ -110,13 +111,19 @@ internal static class RunCommand
         }
         catch (PipelineFailedException e)
         {
-            Console.Error.WriteLine($"aietl: pipeline failed: {e.Message}");
+            Console.Error.WriteLine($"aietl: pipeline failed: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.PipelineFailed;
         }
         catch (InvalidOperationException e) when (e.Message.Contains("checkpoint", StringComparison.Ordinal))
         {
-            Console.Error.WriteLine($"aietl: {e.Message}");
+            Console.Error.WriteLine($"aietl: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.InvalidSpecOrUsage;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Never let the runtime print an unexpected exception as is: its message may quote a connection detail.
+            Console.Error.WriteLine($"aietl: pipeline failed: {spec.Secrets.Redact(e.GetType().Name + ": " + e.Message)}");
+            return ExitCodes.PipelineFailed;
         }
     }
 
@@ -153,19 +160,19 @@ internal static class RunCommand
         }
         catch (PlanException e)
         {
-            foreach (var err in e.Errors) Console.Error.WriteLine(err.Format(path));
+            foreach (var err in e.Errors) Console.Error.WriteLine(spec.Secrets.Redact(err.Format(path)));
             return ExitCodes.InvalidSpecOrUsage;
         }
         catch (AiEtl.Engine.Connectors.ConnectorConfigException e)
         {
             // Connector options the spec schema cannot check (e.g. column options).
-            Console.Error.WriteLine($"{path}: {e.Message}");
+            Console.Error.WriteLine($"{path}: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.InvalidSpecOrUsage;
         }
         catch (KafkaSourceException e)
         {
             // Planning asks the brokers for partition counts: a missing topic or unreachable cluster.
-            Console.Error.WriteLine($"aietl: {path}: {e.Message}");
+            Console.Error.WriteLine($"aietl: {path}: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.PipelineFailed;
         }
     }
@@ -217,7 +224,8 @@ internal static class ExplainCommand
         command.SetAction(parse =>
         {
             if (RunCommand.PlanOrReport(parse.GetRequiredValue(file), parse.GetValue(parallelism), out var plan) is { } failed) return failed;
-            Console.Out.Write(plan!.Explain());
+            // Plans quote connector options (topics, tables, urls): interpolated values and secrets show as ***.
+            Console.Out.Write(plan!.Spec.Secrets.Redact(plan.Explain()));
             return ExitCodes.Ok;
         });
         return command;

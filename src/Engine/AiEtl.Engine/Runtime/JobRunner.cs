@@ -10,6 +10,8 @@ public sealed class JobOptions
     public bool Restore { get; init; } = true;
     public required IDeadLetterOutput DeadLetters { get; init; }
     public required EngineMetrics Metrics { get; init; }
+    /// <summary>Scrubs the spec's secrets from failure messages (<see cref="Spec.PipelineSpec.Secrets"/>).</summary>
+    public Spec.SecretRedactor Secrets { get; init; } = Spec.SecretRedactor.None;
     public EdgeLimits EdgeLimits { get; init; } = EdgeLimits.Default;
 }
 
@@ -73,7 +75,7 @@ public sealed class JobRunner
             }
             catch (Exception e)
             {
-                Interlocked.CompareExchange(ref failure, new PipelineFailedException($"{t.Info}: {e.Message}", e), null);
+                Interlocked.CompareExchange(ref failure, new PipelineFailedException(_options.Secrets.Redact($"{t.Info}: {e.Message}"), e), null);
                 await failCts.CancelAsync().ConfigureAwait(false);
             }
         }, CancellationToken.None)).ToList();

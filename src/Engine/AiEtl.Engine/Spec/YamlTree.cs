@@ -31,8 +31,14 @@ internal sealed partial class YScalar : YNode
     {
         Value = value;
         Style = style;
+        Tag = tag;
         Kind = Resolve(value, style, tag);
     }
+
+    /// <summary>The same scalar with another value (after interpolation): position, style and tag are kept.</summary>
+    public YScalar WithValue(string value) => new(Start, value, Style, Tag);
+
+    public string? Tag { get; }
 
     public string Value { get; }
     public ScalarStyle Style { get; }
