@@ -343,20 +343,18 @@ public static class SpecConnectors
             if (!saslProtocol && hasSasl) ctx.Error(r.Entry("sasl")!.Value.Key, r.PathOf("sasl"), $"'sasl' does not apply to protocol {SpecNames.NameIn(KafkaProtocols, effective)} (use sasl_plaintext or sasl_ssl)");
             if (!tlsProtocol && hasTls) ctx.Error(r.Entry("tls")!.Value.Key, r.PathOf("tls"), $"'tls' does not apply to protocol {SpecNames.NameIn(KafkaProtocols, effective)} (use ssl or sasl_ssl)");
         }
-        foreach (var k in properties.Keys)
+        var security = new KafkaSecuritySpec(effective, mechanism, user, password, ca, cert, key, keyPassword, verify);
+        foreach (var k in security.ToLibrdkafka().Keys.Where(properties.ContainsKey))
         {
-            if (k == "security.protocol" || k.StartsWith("sasl.", StringComparison.Ordinal) || k.StartsWith("ssl.", StringComparison.Ordinal))
-            {
-                var pe = parent.Node("properties") is YMapping pm ? pm.Entries.FirstOrDefault(e => e.Name == k).Key : null;
-                ctx.Error(pe ?? node, SpecContext.Child(parent.PathOf("properties"), k), $"property '{k}' is also set by 'security'; set it in one place");
-            }
+            var pe = parent.Node("properties") is YMapping pm ? pm.Entries.FirstOrDefault(e => e.Name == k).Key : null;
+            ctx.Error(pe ?? node, SpecContext.Child(parent.PathOf("properties"), k), $"property '{k}' is also set by 'security'; set it in one place");
         }
         if (ctx.Errors.Count != errors)
         {
             ok = false;
             return null;
         }
-        return new KafkaSecuritySpec(effective, mechanism, user, password, ca, cert, key, keyPassword, verify);
+        return security;
     }
 
     /// <summary>Kafka's topic rule: 1–249 characters of <c>[A-Za-z0-9._-]</c>, not <c>.</c> or <c>..</c>.</summary>

@@ -93,7 +93,7 @@ internal static class SpecInterpolation
             i = end + 1;
         }
         // After an error the original text stays, so the rest of validation still runs (and reports its own problems).
-        return ok ? s.WithValue(sb.ToString()) : s;
+        return ok ? s.Interpolated(sb.ToString()) : s;
     }
 
     private static string? Resolve(string reference, Func<string, string?> environment, out string? error)
