@@ -64,6 +64,15 @@ public sealed class SecretsSpecTests : IDisposable
         AssertError(errors[1], "sink.clickhouse.table", 6, 13, "environment variable 'TABLE_NAME' is not set");
         AssertError(errors[2], "sink.clickhouse.user", 7, 14, "environment variable 'NOT_SET' is not set");
         AssertError(errors[3], "sink.clickhouse.password", 8, 15, $"${{file:{missing}}}: the file does not exist");
+
+        // A literal secret of the wrong type is not quoted back.
+        var typed = Assert.Single(Errors("""
+            name: s
+            source: { generator: { kind: orders, rows: 1 } }
+            sink: { clickhouse: { url: http://localhost:8123, table: t, password: 73310955 } }
+            """));
+        Assert.Equal("sink.clickhouse.password", typed.Path);
+        Assert.DoesNotContain("73310955", typed.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -68,9 +68,11 @@ public static class PipelineSpecLoader
         }
         if (spec is not null)
         {
-            foreach (var v in spec.Sources.SelectMany(s => s.Connector.SecretValues())) secrets.Add(v);
-            foreach (var v in spec.Sinks.SelectMany(s => s.Connector.SecretValues())) secrets.Add(v);
-            foreach (var v in spec.DeadLetter?.Target?.SecretValues() ?? []) secrets.Add(v);
+            // Secret fields' values (a reference that failed to resolve is not a secret: its message names it).
+            var byNature = spec.Sources.SelectMany(s => s.Connector.SecretValues())
+                .Concat(spec.Sinks.SelectMany(s => s.Connector.SecretValues()))
+                .Concat(spec.DeadLetter?.Target?.SecretValues() ?? []);
+            foreach (var v in byNature.Where(v => !v.Contains("${", StringComparison.Ordinal))) secrets.Add(v);
             spec = spec with { Secrets = secrets };
         }
         // Messages quote values (a wrong type, an unknown name): none may show an interpolated or secret value.
