@@ -212,12 +212,16 @@ public sealed class SecretsSpecTests : IDisposable
         output.Write(new DeadLetter
         {
             Source = "source",
-            Position = [new("file", "x")],
+            Position = [new("file", "/data/Dl-Secret-6161/in.jsonl"), new("line", 3L)],
             ErrorClass = "sink",
             Error = "server said: wrong password Dl-Secret-6161",
             Raw = "raw"u8.ToArray(),
         });
-        Assert.Equal("server said: wrong password ***", Assert.Single(inner.Letters).Error);
+        var written = Assert.Single(inner.Letters);
+        Assert.Equal("server said: wrong password ***", written.Error);
+        Assert.Equal("/data/***/in.jsonl", written.Position[0].Value);
+        Assert.Equal(3L, written.Position[1].Value);
+        Assert.Equal("raw"u8.ToArray(), written.Raw.ToArray());
     }
 
     [Fact]
