@@ -3,6 +3,8 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -88,6 +90,7 @@ internal sealed partial class ClickHouseHttp : IDisposable
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
             AutomaticDecompression = DecompressionMethods.None,
         };
+        if (options.CaFile is not null) handler.SslOptions = TrustOnly(options.CaFile);
         _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
             Convert.ToBase64String(Encoding.UTF8.GetBytes($"{options.User}:{options.Password}")));
@@ -106,6 +109,30 @@ internal sealed partial class ClickHouseHttp : IDisposable
             Timeout = options.RequestTimeout,
             HttpClient = _http,
         });
+    }
+
+    /// <summary>
+    /// TLS that trusts only the CA certificates in <paramref name="caFile"/> (PEM): the chain must end at one of them
+    /// and the certificate must name the host.
+    /// </summary>
+    private static SslClientAuthenticationOptions TrustOnly(string caFile)
+    {
+        var roots = new X509Certificate2Collection();
+        roots.ImportFromPemFile(caFile);
+        if (roots.Count == 0) throw new ArgumentException($"ca: no certificate in '{caFile}'");
+        return new SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
+                if ((errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0) return false;
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+            },
+        };
     }
 
     /// <summary>Requests on the wire, for tests and metrics.</summary>

@@ -115,6 +115,7 @@ public static class ClickHouseConnectors
             Database = c.Database ?? d.Database,
             User = c.User ?? d.User,
             Password = c.Password ?? d.Password,
+            CaFile = c.CaFile,
             Delivery = delivery,
             CreateTable = c.CreateTable ?? false,
             Engine = c.Engine == ClickHouseEngineSpec.ReplacingMergeTree ? ClickHouseTableEngine.ReplacingMergeTree : ClickHouseTableEngine.MergeTree,

@@ -46,6 +46,12 @@ public sealed record ClickHouseSinkOptions
     public string User { get; init; } = "default";
     public string Password { get; init; } = "";
 
+    /// <summary>
+    /// PEM file with the CA certificate(s) that sign an https server's certificate; the server is then trusted only
+    /// through them (host name still checked). Null: the system's trust store.
+    /// </summary>
+    public string? CaFile { get; init; }
+
     public DeliveryGuarantee Delivery { get; init; } = DeliveryGuarantee.AtLeastOnce;
 
     /// <summary>Create the table (and database) when missing, from the input schema.</summary>
@@ -88,6 +94,11 @@ public sealed record ClickHouseSinkOptions
         if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
             p.Add($"url must be an absolute http:// or https:// URL (got '{Url}')");
         else if (!string.IsNullOrEmpty(uri.Query)) p.Add("url must not carry a query string (settings are chosen by the sink)");
+        if (CaFile is not null)
+        {
+            if (!Url.StartsWith("https://", StringComparison.OrdinalIgnoreCase)) p.Add("ca applies to an https:// url");
+            else if (!File.Exists(CaFile)) p.Add($"ca: the CA file '{CaFile}' does not exist");
+        }
         if (string.IsNullOrWhiteSpace(Database)) p.Add("database must not be empty");
         if (string.IsNullOrWhiteSpace(Table)) p.Add("table must not be empty");
         if (BatchRows < 1) p.Add($"batch_rows must be at least 1 (got {BatchRows})");

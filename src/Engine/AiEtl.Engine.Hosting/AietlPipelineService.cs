@@ -80,11 +80,12 @@ public sealed class AietlPipelineService : IHostedService, IAsyncDisposable
             CheckpointInterval = interval,
             Store = store,
             Restore = !_options.Fresh,
-            DeadLetters = _deadLetters,
+            DeadLetters = new RedactingDeadLetterOutput(_deadLetters, spec.Secrets),
             Metrics = _metrics,
             Savepoint = _options.Savepoint,
             RestoreFromSavepoint = _options.FromSavepoint,
             LoggerFactory = _options.LoggerFactory,
+            Secrets = spec.Secrets,
         });
         Runner = runner;
         if (_options.MetricsPort is { } port) _ops = new OpsEndpoint(port, runner);

@@ -85,6 +85,41 @@ internal static class KafkaConfig
         return c;
     }
 
+    /// <summary>
+    /// The properties a spec's <c>properties:</c> and <c>security:</c> stand for together (the spec loader rejects a
+    /// key set in both places).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Merge(IReadOnlyDictionary<string, string> properties, Spec.KafkaSecuritySpec? security)
+    {
+        if (security is null) return properties;
+        var merged = new Dictionary<string, string>(properties, StringComparer.Ordinal);
+        foreach (var (k, v) in security.ToLibrdkafka()) merged[k] = v;
+        return merged;
+    }
+
+    private static readonly (string Key, string What)[] FileProperties =
+    [
+        ("ssl.ca.location", "CA file (tls.ca)"),
+        ("ssl.certificate.location", "client certificate (tls.cert)"),
+        ("ssl.key.location", "client key (tls.key)"),
+    ];
+
+    /// <summary>TLS files that do not exist or cannot be read (librdkafka would fail later with a less clear message).</summary>
+    public static void CheckFiles(IReadOnlyDictionary<string, string>? properties, List<string> problems)
+    {
+        if (properties is null) return;
+        foreach (var (key, what) in FileProperties)
+        {
+            if (!properties.TryGetValue(key, out var path) || path == "probe") continue;
+            if (!File.Exists(path)) problems.Add($"security: the {what} '{path}' ({key}) does not exist");
+        }
+        if (properties.TryGetValue("sasl.mechanisms", out var mech) && mech is "PLAIN" or "SCRAM-SHA-256" or "SCRAM-SHA-512"
+            && (!properties.ContainsKey("sasl.username") || !properties.ContainsKey("sasl.password")))
+        {
+            problems.Add($"security: SASL {mech} needs sasl.username and sasl.password");
+        }
+    }
+
     private static void Apply(ClientConfig c, IReadOnlyDictionary<string, string> properties)
     {
         foreach (var (k, v) in properties) c.Set(k, v);

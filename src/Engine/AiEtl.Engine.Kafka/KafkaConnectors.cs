@@ -31,7 +31,7 @@ public static class KafkaConnectors
                     Brokers = k.Brokers,
                     Topic = k.Topic,
                     Key = k.Key,
-                    Properties = k.Properties,
+                    Properties = KafkaConfig.Merge(k.Properties, k.Security),
                     Logger = logger,
                 });
             })
@@ -40,7 +40,7 @@ public static class KafkaConnectors
                 Brokers = k.Brokers,
                 Topic = k.Topic,
                 Pipeline = p.Name,
-                Properties = k.Properties,
+                Properties = KafkaConfig.Merge(k.Properties, k.Security),
                 Logger = logger,
             }));
     }
@@ -70,10 +70,11 @@ public static class KafkaConnectors
             }), StringComparer.Ordinal),
             MetadataColumns = k.MetadataColumns,
             Start = k.Start ?? KafkaStart.Committed,
+            StartTimestamp = k.StartTimestamp,
             BatchSize = k.BatchSize ?? 8192,
             PollTimeout = k.PollTimeout ?? TimeSpan.FromMilliseconds(100),
             ResetOnOffsetOutOfRange = k.OnOffsetOutOfRange == KafkaOffsetOutOfRange.Reset,
-            Properties = k.Properties,
+            Properties = KafkaConfig.Merge(k.Properties, k.Security),
             Logger = logger,
         };
     }

@@ -55,6 +55,9 @@ public sealed class KafkaDeadLetterOutput : IDeadLetterOutput
         ArgumentException.ThrowIfNullOrWhiteSpace(options.Topic);
         foreach (var key in options.Properties.Keys)
             if (KafkaConfig.ProducerReserved.Contains(key)) throw new ArgumentException($"property '{key}' is set by the dead-letter output", nameof(options));
+        var fileProblems = new List<string>();
+        KafkaConfig.CheckFiles(options.Properties, fileProblems);
+        if (fileProblems.Count > 0) throw new ArgumentException($"dead letters to kafka topic '{options.Topic}': {string.Join("; ", fileProblems)}", nameof(options));
         _options = options;
         _time = options.Time ?? TimeProvider.System;
         _pipeline = Encoding.UTF8.GetBytes(options.Pipeline);

@@ -36,6 +36,7 @@ public sealed record KafkaSinkOptions
         if (Key is not null && Key.Length == 0) problems.Add("key: must not be empty");
         foreach (var key in Properties?.Keys ?? [])
             if (KafkaConfig.ProducerReserved.Contains(key)) problems.Add($"properties: '{key}' is set by the connector");
+        KafkaConfig.CheckFiles(Properties, problems);
         return problems;
     }
 }

@@ -32,6 +32,9 @@ public sealed record KafkaSourceOptions
     /// <summary>Where to start without a restored checkpoint (default: committed offsets, else earliest).</summary>
     public KafkaStart Start { get; init; } = KafkaStart.Committed;
 
+    /// <summary>With <see cref="KafkaStart.Timestamp"/>: start at the first message whose timestamp is at or after this time.</summary>
+    public DateTimeOffset? StartTimestamp { get; init; }
+
     /// <summary>Most rows per batch (default 8192).</summary>
     public int BatchSize { get; init; } = 8192;
 
@@ -84,6 +87,8 @@ public sealed record KafkaSourceOptions
         {
             if (KafkaConfig.SourceReserved.Contains(key)) problems.Add($"properties: '{key}' is set by the connector");
         }
+        if (Start == KafkaStart.Timestamp && StartTimestamp is null) problems.Add("start: timestamp needs start_timestamp");
+        KafkaConfig.CheckFiles(Properties, problems);
         return problems;
     }
 }

@@ -420,6 +420,7 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
                 }
             }
         }
+        var byTime = !restoring && _options.Start == KafkaStart.Timestamp ? OffsetsForTime(start) : null;
         var assignment = new List<TopicPartitionOffset>(_owned.Count);
         for (var k = 0; k < _owned.Count; k++)
         {
@@ -430,6 +431,12 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
             {
                 offset = CheckInRange(tp, start[k], wm, restoring && !fromCommitted[k] ? "checkpoint" : "committed offset");
             }
+            else if (byTime is not null)
+            {
+                // No message at or after the time: the end of the partition (only newer messages are read).
+                var t = byTime[k];
+                offset = t < 0 ? wm.High.Value : Math.Clamp(t, wm.Low.Value, wm.High.Value);
+            }
             else
             {
                 offset = restoring || _options.Start != KafkaStart.Latest ? wm.Low.Value : wm.High.Value;
@@ -439,6 +446,34 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         }
         _consumer.Assign(assignment);
         KafkaLog.Assigned(_logger, _source.Name, _context.Task.ToString(), string.Join(", ", assignment.Select(a => $"{a.Topic}[{a.Partition.Value}]@{a.Offset.Value}")));
+    }
+
+    /// <summary>
+    /// <c>start: timestamp</c>: each owned partition's first offset whose message timestamp is at or after the start
+    /// time (Kafka's ListOffsets by time), or -1 when there is none.
+    /// </summary>
+    private long[] OffsetsForTime(long[] start)
+    {
+        var ms = _options.StartTimestamp!.Value.ToUnixTimeMilliseconds();
+        var result = new long[_owned.Count];
+        System.Array.Fill(result, -1);
+        var query = _owned.Where((_, k) => start[k] < 0).Select(tp => new TopicPartitionTimestamp(tp, new Timestamp(ms, TimestampType.CreateTime))).ToList();
+        if (query.Count == 0) return result;
+        List<TopicPartitionOffset> found;
+        try
+        {
+            found = _consumer!.OffsetsForTimes(query, _options.RequestTimeout);
+        }
+        catch (KafkaException e)
+        {
+            throw new KafkaSourceException($"kafka source '{_source.Name}': looking up the offsets at {_options.StartTimestamp:O} failed: {e.Error.Reason}", e);
+        }
+        foreach (var f in found)
+        {
+            var k = _owned.IndexOf(f.TopicPartition);
+            if (k >= 0) result[k] = f.Offset.Value;
+        }
+        return result;
     }
 
     private WatermarkOffsets QueryWatermarks(TopicPartition tp)

@@ -188,7 +188,8 @@ internal sealed partial class PostgresCdcReader : ISourceReader
         await ExecAsync(conn, exists ? $"ALTER PUBLICATION {pub} SET TABLE {tables}" : $"CREATE PUBLICATION {pub} FOR TABLE {tables}", ct).ConfigureAwait(false);
 
         var slot = await SlotStateAsync(conn, ct).ConfigureAwait(false);
-        if (_restored is { Streaming: true } r)
+        var slotLost = slot == null || slot.Value.WalStatus == "lost";
+        if (_restored is { Streaming: true } r && !(slotLost && _o.ResnapshotOnSlotLoss && _o.Snapshot == SnapshotMode.Initial))
         {
             var missing = _source.Tables.Except(r.Tables, StringComparer.Ordinal).ToList();
             if (missing.Count > 0)

@@ -20,6 +20,11 @@ public sealed record PostgresCdcOptions
     public int SnapshotParallelism { get; init; } = 2;
     public long SnapshotChunkRows { get; init; } = 250_000;
     public SchemaChangeMode OnSchemaChange { get; init; } = SchemaChangeMode.Fail;
+    /// <summary>
+    /// When a restart finds its slot missing or invalidated: false (the default) fails naming the slot and the lost
+    /// position; true drops it and starts over with a new slot and a new snapshot.
+    /// </summary>
+    public bool ResnapshotOnSlotLoss { get; init; }
     /// <summary>Heartbeat message interval; zero disables heartbeats (slot lag is still sampled).</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
     public int BatchSize { get; init; } = 8192;

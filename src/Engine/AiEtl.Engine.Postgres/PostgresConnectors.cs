@@ -48,6 +48,7 @@ public static class PostgresConnectors
                 SnapshotParallelism = c.SnapshotParallelism ?? 2,
                 SnapshotChunkRows = c.SnapshotChunkRows ?? 250_000,
                 OnSchemaChange = c.OnSchemaChange ?? SchemaChangeMode.Fail,
+                ResnapshotOnSlotLoss = c.ResnapshotOnSlotLoss,
                 HeartbeatInterval = c.HeartbeatInterval ?? TimeSpan.FromSeconds(10),
                 BatchSize = c.BatchSize ?? 8192,
             }, CancellationToken.None).GetAwaiter().GetResult();

@@ -91,7 +91,7 @@ public sealed class KafkaSpecTests
         [
             "4:5 source.kafka.brokers: missing required key 'brokers'",
             "5:5 source.kafka.topics: use either 'topic' or 'topics', not both",
-            "6:12 source.kafka.start: unknown start position 'begining'; expected one of: committed, earliest, latest",
+            "6:12 source.kafka.start: unknown start position 'begining'; expected one of: committed, earliest, latest, timestamp",
             "7:19 source.kafka.poll_timeout: '100' has no unit; write e.g. '100s' or '100ms'",
             "8:36 source.kafka.metadata_columns[1]: unknown metadata column '_ofset'; did you mean '_offset'?",
             "8:44 source.kafka.metadata_columns[2]: metadata column '_partition' is listed twice",

@@ -1,3 +1,4 @@
+using AiEtl.Engine.DeadLetters;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -108,7 +109,7 @@ public sealed class KafkaPipelineTests(KafkaFixture fx)
             var registry = KafkaConnectors.Register(BuiltinConnectors.Create());
             var plan = Planner.Plan(spec, registry);
             var deadLetters = registry.CreateDeadLetterOutput(spec);
-            Assert.IsType<KafkaDeadLetterOutput>(deadLetters);
+            Assert.IsType<KafkaDeadLetterOutput>(Assert.IsType<RedactingDeadLetterOutput>(deadLetters).Inner);
             var metrics = new EngineMetrics(spec.Name);
             using var stop = new CancellationTokenSource();
             var run = new JobRunner(plan.Graph, new JobOptions { DeadLetters = deadLetters, Metrics = metrics, CheckpointInterval = TimeSpan.FromMilliseconds(500) })

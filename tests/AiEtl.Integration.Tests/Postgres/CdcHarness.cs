@@ -14,9 +14,12 @@ internal sealed class CdcHarness : IAsyncDisposable
     private readonly PostgresServer _server;
     private readonly List<Run> _runs = [];
 
-    private CdcHarness(PostgresServer server, string name)
+    private readonly Func<string, string>? _pipelineConnection;
+
+    private CdcHarness(PostgresServer server, string name, Func<string, string>? pipelineConnection)
     {
         _server = server;
+        _pipelineConnection = pipelineConnection;
         Name = name;
         StateDir = ServerProcess.CreateTempDir("cdc-" + name);
     }
@@ -27,11 +30,21 @@ internal sealed class CdcHarness : IAsyncDisposable
     public string Source => _server.ConnectionStringFor(Name + "_src");
     public string Target => _server.ConnectionStringFor(Name + "_tgt");
 
-    public static async Task<CdcHarness> CreateAsync(PostgresServer server, string name, CancellationToken ct)
+    /// <summary>The connection strings the pipeline uses (by default the superuser's <see cref="Source"/> / <see cref="Target"/>).</summary>
+    public string PipelineSource => _pipelineConnection?.Invoke(Name + "_src") ?? Source;
+    public string PipelineTarget => _pipelineConnection?.Invoke(Name + "_tgt") ?? Target;
+
+    /// <param name="server">The server.</param>
+    /// <param name="name">Harness name (databases NAME_src and NAME_tgt).</param>
+    /// <param name="ct">Cancellation.</param>
+    /// <param name="owner">A role that owns both databases (e.g. a password user the pipeline connects as).</param>
+    /// <param name="pipelineConnection">The pipeline's connection string for a database name (default: the superuser's).</param>
+    public static async Task<CdcHarness> CreateAsync(PostgresServer server, string name, CancellationToken ct, string? owner = null, Func<string, string>? pipelineConnection = null)
     {
-        var h = new CdcHarness(server, name);
-        await server.ExecuteAsync($"CREATE DATABASE {name}_src", ct);
-        await server.ExecuteAsync($"CREATE DATABASE {name}_tgt", ct);
+        var h = new CdcHarness(server, name, pipelineConnection);
+        var ownerClause = owner is null ? "" : $" OWNER \"{owner}\"";
+        await server.ExecuteAsync($"CREATE DATABASE {name}_src{ownerClause}", ct);
+        await server.ExecuteAsync($"CREATE DATABASE {name}_tgt{ownerClause}", ct);
         return h;
     }
 
@@ -54,13 +67,13 @@ internal sealed class CdcHarness : IAsyncDisposable
 
     public string Yaml(string include, string extraSource = "", string? sink = null, string interval = "250ms")
     {
-        var sinkText = sink ?? $"postgres: {{ connection: \"{Target}\" }}";
+        var sinkText = sink ?? $"postgres: {{ connection: \"{PipelineTarget}\" }}";
         var lines = new List<string>
         {
             $"name: {Name}",
             "source:",
             "  postgres_cdc:",
-            $"    connection: \"{Source}\"",
+            $"    connection: \"{PipelineSource}\"",
             $"    include: [{include}]",
             $"    slot: {Slot}",
             "    snapshot_parallelism: 2",

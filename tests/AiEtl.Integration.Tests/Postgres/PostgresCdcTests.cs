@@ -274,6 +274,27 @@ public sealed class PostgresCdcTests(PostgresFixture fx)
     }
 
     [Fact]
+    public async Task Missing_slot_with_on_slot_lost_resnapshot_starts_over_with_a_new_slot_and_snapshot()
+    {
+        await using var h = await CdcHarness.CreateAsync(fx.Server, "reslot", Ct);
+        await CdcHarness.ExecAsync(h.Source, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a')", Ct);
+        var yaml = h.Yaml("public.t", extraSource: "on_slot_lost: resnapshot");
+        var run = h.Start(yaml);
+        await h.WaitEqualAsync("t", Ct, run: run);
+        await run.StopAsync();
+        await CdcHarness.ExecAsync(h.Source, $"SELECT pg_drop_replication_slot('{h.Slot}')", Ct);
+        // Changes made while the slot is gone are not in any stream: only a new snapshot brings them.
+        await CdcHarness.ExecAsync(h.Source, "INSERT INTO t SELECT g, 'b' FROM generate_series(2, 300) g; UPDATE t SET v = 'z' WHERE id = 1", Ct);
+        var run2 = h.Start(yaml);
+        await h.WaitEqualAsync("t", Ct, run: run2);
+        Assert.Equal(1L, await CdcHarness.ScalarAsync(h.Source, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{h.Slot}'", Ct));
+        // …and streaming continues on the new slot.
+        await CdcHarness.ExecAsync(h.Source, "DELETE FROM t WHERE id > 250", Ct);
+        await h.WaitEqualAsync("t", Ct, run: run2);
+        await run2.StopAsync();
+    }
+
+    [Fact]
     public async Task Invalidated_slot_fails_loudly_on_restart()
     {
         await using var h = await CdcHarness.CreateAsync(fx.Server, "lostslot", Ct);

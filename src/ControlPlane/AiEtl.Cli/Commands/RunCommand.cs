@@ -82,7 +82,7 @@ internal static class RunCommand
         }
         catch (ArgumentException e)
         {
-            Console.Error.WriteLine($"aietl: {path}: {e.Message}");
+            Console.Error.WriteLine($"aietl: {path}: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.InvalidSpecOrUsage;
         }
         var options = new JobOptions
@@ -95,6 +95,7 @@ internal static class RunCommand
             Savepoint = settings.Savepoint,
             RestoreFromSavepoint = settings.FromSavepoint,
             LoggerFactory = loggerFactory,
+            Secrets = spec.Secrets,
         };
 
         using var stop = new CancellationTokenSource();
@@ -162,7 +163,7 @@ internal static class RunCommand
             var saved = settings.Savepoint != null ? $", savepoint {settings.Savepoint} written" : "";
             Console.Error.WriteLine(
                 $"aietl: {(result.Stopped ? "stopped (drained)" : "finished")}: {result.SourceRows:N0} rows in, {result.SinkRows:N0} rows out, " +
-                $"{result.DeadLetters:N0} dead letters{(result.DeadLetters > 0 ? $" ({dlPath})" : "")}, {result.CheckpointsCompleted} checkpoints{restored}{saved}, {sw.Elapsed.TotalSeconds:0.0}s");
+                $"{result.DeadLetters:N0} dead letters{(result.DeadLetters > 0 ? $" ({spec.Secrets.Redact(dlPath)})" : "")}, {result.CheckpointsCompleted} checkpoints{restored}{saved}, {sw.Elapsed.TotalSeconds:0.0}s");
             return ExitCodes.Ok;
         }
         catch (OperationCanceledException)
@@ -172,18 +173,24 @@ internal static class RunCommand
         }
         catch (PipelineFailedException e)
         {
-            Console.Error.WriteLine($"aietl: pipeline failed: {e.Message}");
+            Console.Error.WriteLine($"aietl: pipeline failed: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.PipelineFailed;
         }
         catch (CheckpointIncompatibleException e)
         {
-            Console.Error.WriteLine($"aietl: {e.Message}");
+            Console.Error.WriteLine($"aietl: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.InvalidSpecOrUsage;
         }
         catch (InvalidDataException e)
         {
-            Console.Error.WriteLine($"aietl: {e.Message}");
+            Console.Error.WriteLine($"aietl: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.InvalidSpecOrUsage;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Never let the runtime print an unexpected exception as is: its message may quote a connection detail.
+            Console.Error.WriteLine($"aietl: pipeline failed: {spec.Secrets.Redact(e.GetType().Name + ": " + e.Message)}");
+            return ExitCodes.PipelineFailed;
         }
         finally
         {
@@ -226,19 +233,19 @@ internal static class RunCommand
         }
         catch (PlanException e)
         {
-            foreach (var err in e.Errors) Console.Error.WriteLine(err.Format(path));
+            foreach (var err in e.Errors) Console.Error.WriteLine(spec.Secrets.Redact(err.Format(path)));
             return ExitCodes.InvalidSpecOrUsage;
         }
         catch (AiEtl.Engine.Connectors.ConnectorConfigException e)
         {
             // Connector options the spec schema cannot check (e.g. column options).
-            Console.Error.WriteLine($"{path}: {e.Message}");
+            Console.Error.WriteLine($"{path}: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.InvalidSpecOrUsage;
         }
         catch (KafkaSourceException e)
         {
             // Planning asks the brokers for partition counts: a missing topic or unreachable cluster.
-            Console.Error.WriteLine($"aietl: {path}: {e.Message}");
+            Console.Error.WriteLine($"aietl: {path}: {spec.Secrets.Redact(e.Message)}");
             return ExitCodes.PipelineFailed;
         }
     }
@@ -290,7 +297,8 @@ internal static class ExplainCommand
         command.SetAction(parse =>
         {
             if (RunCommand.PlanOrReport(parse.GetRequiredValue(file), parse.GetValue(parallelism), out var plan) is { } failed) return failed;
-            Console.Out.Write(plan!.Explain());
+            // Plans quote connector options (topics, tables, urls): interpolated values and secrets show as ***.
+            Console.Out.Write(plan!.Spec.Secrets.Redact(plan.Explain()));
             return ExitCodes.Ok;
         });
         return command;

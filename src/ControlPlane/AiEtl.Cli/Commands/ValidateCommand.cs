@@ -26,10 +26,10 @@ internal static class ValidateCommand
             var sqlErrors = Planner.CheckSql(spec);
             if (sqlErrors.Count == 0)
             {
-                output.WriteLine($"{path}: valid ({Summarize(spec)})");
+                output.WriteLine(spec.Secrets.Redact($"{path}: valid ({Summarize(spec)})"));
                 return ExitCodes.Ok;
             }
-            foreach (var e in sqlErrors) error.WriteLine(e.Format(path));
+            foreach (var e in sqlErrors) error.WriteLine(spec.Secrets.Redact(e.Format(path)));
             error.WriteLine($"{path}: {sqlErrors.Count} problem{(sqlErrors.Count == 1 ? "" : "s")}");
             return ExitCodes.InvalidSpecOrUsage;
         }

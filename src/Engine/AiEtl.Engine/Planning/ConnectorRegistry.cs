@@ -40,10 +40,12 @@ public sealed class ConnectorRegistry
     public IDeadLetterOutput CreateDeadLetterOutput(PipelineSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (spec.DeadLetter?.Target is not { } target) return new JsonLinesDeadLetterOutput(spec.DeadLetterFile, spec.Name);
-        return _deadLetters.TryGetValue(target.GetType(), out var f)
-            ? f(target, spec)
-            : throw new PlanException([new PlanError($"dead_letter.{target.Kind}", $"dead-letter output '{target.Kind}' is not available in this build")]);
+        IDeadLetterOutput output;
+        if (spec.DeadLetter?.Target is not { } target) output = new JsonLinesDeadLetterOutput(spec.DeadLetterFile, spec.Name);
+        else if (_deadLetters.TryGetValue(target.GetType(), out var f)) output = f(target, spec);
+        else throw new PlanException([new PlanError($"dead_letter.{target.Kind}", $"dead-letter output '{target.Kind}' is not available in this build")]);
+        // Every dead letter's error text passes the spec's redaction (also with no secrets: Password= pairs, URL credentials).
+        return new RedactingDeadLetterOutput(output, spec.Secrets);
     }
 
     public ISource CreateSource(SourceSpec spec, PipelineSpec pipeline) =>

@@ -23,8 +23,9 @@ internal static partial class EngineLog
     [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "task finished")]
     public static partial void TaskFinished(ILogger logger);
 
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "task failed: {Error}")]
-    public static partial void TaskFailed(ILogger logger, Exception exception, string error);
+    // No exception object is attached: its message and stack could quote a secret; the error text is redacted by the caller.
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "task failed: {ExceptionType}: {Error}")]
+    public static partial void TaskFailed(ILogger logger, string exceptionType, string error);
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Debug, Message = "checkpoint {CheckpointId} completed in {DurationMs:0.0} ms ({Bytes} bytes of state)")]
     public static partial void CheckpointCompleted(ILogger logger, long checkpointId, double durationMs, long bytes);

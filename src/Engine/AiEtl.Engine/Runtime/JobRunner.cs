@@ -13,6 +13,8 @@ public sealed class JobOptions
     public bool Restore { get; init; } = true;
     public required IDeadLetterOutput DeadLetters { get; init; }
     public required EngineMetrics Metrics { get; init; }
+    /// <summary>Scrubs the spec's secrets from failure messages (<see cref="Spec.PipelineSpec.Secrets"/>).</summary>
+    public Spec.SecretRedactor Secrets { get; init; } = Spec.SecretRedactor.None;
     public EdgeLimits EdgeLimits { get; init; } = EdgeLimits.Default;
     /// <summary>Keep the final checkpoint (end of input or graceful stop) also as this named savepoint.</summary>
     public string? Savepoint { get; init; }
@@ -90,7 +92,7 @@ public sealed class JobRunner
         catch (Exception e)
         {
             Volatile.Write(ref _state, (int)JobState.Failed);
-            if (e is not OperationCanceledException) EngineLog.Failed(_log, Graph.Name, e.Message);
+            if (e is not OperationCanceledException) EngineLog.Failed(_log, Graph.Name, _options.Secrets.Redact(e.Message));
             throw;
         }
     }
@@ -156,8 +158,9 @@ public sealed class JobRunner
             }
             catch (Exception e)
             {
-                EngineLog.TaskFailed(_log, e, e.Message);
-                Interlocked.CompareExchange(ref failure, new PipelineFailedException($"{t.Info}: {e.Message}", e), null);
+                var error = _options.Secrets.Redact($"{t.Info}: {e.Message}");
+                EngineLog.TaskFailed(_log, e.GetType().Name, error);
+                Interlocked.CompareExchange(ref failure, new PipelineFailedException(error, e), null);
                 await failCts.CancelAsync().ConfigureAwait(false);
             }
         }, CancellationToken.None)).ToList();

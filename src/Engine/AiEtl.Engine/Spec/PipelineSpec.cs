@@ -49,6 +49,12 @@ public sealed record PipelineSpec(
 
     /// <summary>The source with this name, or null.</summary>
     public SourceSpec? FindSource(string name) => Sources.FirstOrDefault(s => s.Name == name);
+
+    /// <summary>
+    /// The spec's secrets (interpolated values and secret fields); <see cref="SecretRedactor.Redact"/> scrubs them from
+    /// any text that is printed, logged, raised or written as a dead letter.
+    /// </summary>
+    public SecretRedactor Secrets { get; init; } = SecretRedactor.None;
 }
 
 /// <summary>One source: a connector, the schema of the rows it produces, and optional event time.</summary>
@@ -99,6 +105,9 @@ public abstract record SourceConnectorSpec
 
     /// <summary>A short description for messages, e.g. <c>file(jsonl)</c>.</summary>
     public abstract string Describe();
+
+    /// <summary>Values of fields that are secret by nature (passwords, keys), registered with <see cref="PipelineSpec.Secrets"/>.</summary>
+    public virtual IEnumerable<string> SecretValues() => [];
 }
 
 /// <summary>The built-in data generators; each has a fixed schema (<see cref="GeneratorSchemas"/>).</summary>
@@ -199,6 +208,14 @@ public sealed record PostgresCdcSourceSpec(
     public const string KindName = "postgres_cdc";
     public override string Kind => KindName;
     public override string Describe() => Include.Count == 0 ? KindName : $"{KindName}({string.Join(", ", Include)})";
+
+    /// <summary>
+    /// On a restart whose replication slot is missing or invalidated (<c>wal_status = lost</c>): fail (the default) or,
+    /// when true, drop it and start over with a new slot and a new snapshot (the sink replaces its tables).
+    /// </summary>
+    public bool ResnapshotOnSlotLoss { get; init; }
+
+    public override IEnumerable<string> SecretValues() => SecretRedactor.ConnectionStringSecrets(Connection);
 }
 
 /// <summary>CSV reading options.</summary>
@@ -274,6 +291,9 @@ public abstract record SinkConnectorSpec
 {
     public abstract string Kind { get; }
     public abstract string Describe();
+
+    /// <summary>Values of fields that are secret by nature (passwords, keys), registered with <see cref="PipelineSpec.Secrets"/>.</summary>
+    public virtual IEnumerable<string> SecretValues() => [];
 }
 
 /// <summary>Writes one file (JSON lines, CSV or Parquet).</summary>
@@ -298,6 +318,8 @@ public sealed record PostgresSinkSpec(string Connection, string? Schema, string?
     public const string KindName = "postgres";
     public override string Kind => KindName;
     public override string Describe() => KindName;
+
+    public override IEnumerable<string> SecretValues() => SecretRedactor.ConnectionStringSecrets(Connection);
 }
 
 public enum ConsoleFormat { Table, Jsonl }
@@ -332,6 +354,9 @@ public abstract record DeadLetterTargetSpec
     public abstract string Kind { get; }
 
     public abstract string Describe();
+
+    /// <summary>Values of fields that are secret by nature (passwords, keys), registered with <see cref="PipelineSpec.Secrets"/>.</summary>
+    public virtual IEnumerable<string> SecretValues() => [];
 }
 
 /// <summary>Where a Kafka source starts when no checkpoint is restored.</summary>
@@ -343,6 +368,74 @@ public enum KafkaStart
     Earliest,
     /// <summary>The end of each partition: only messages produced after the start.</summary>
     Latest,
+    /// <summary>The first offset whose message timestamp is at or after <see cref="KafkaSourceSpec.StartTimestamp"/> (the end when none is).</summary>
+    Timestamp,
+}
+
+/// <summary>The Kafka security protocols (librdkafka <c>security.protocol</c>).</summary>
+public enum KafkaSecurityProtocol { Plaintext, Ssl, SaslPlaintext, SaslSsl }
+
+/// <summary>SASL mechanisms the Kafka connectors accept (librdkafka <c>sasl.mechanisms</c>).</summary>
+public enum KafkaSaslMechanism { Plain, ScramSha256, ScramSha512 }
+
+/// <summary>
+/// <c>security:</c> of a Kafka source, sink or dead-letter output: SASL credentials and TLS files, handed to librdkafka
+/// as <c>security.protocol</c>, <c>sasl.*</c> and <c>ssl.*</c>.
+/// </summary>
+/// <param name="Protocol">Security protocol (default: from the blocks present — sasl + tls = sasl_ssl, …).</param>
+/// <param name="Mechanism">SASL mechanism.</param>
+/// <param name="Username">SASL user name.</param>
+/// <param name="Password">SASL password (a secret: never printed).</param>
+/// <param name="CaFile">PEM file of the CA(s) that sign the brokers' certificates (default: the system's).</param>
+/// <param name="CertFile">PEM client certificate (mutual TLS).</param>
+/// <param name="KeyFile">PEM private key of the client certificate.</param>
+/// <param name="KeyPassword">Password of an encrypted <paramref name="KeyFile"/> (a secret).</param>
+/// <param name="VerifyHostname">Check that the broker's certificate names the host (default true).</param>
+public sealed record KafkaSecuritySpec(
+    KafkaSecurityProtocol Protocol,
+    KafkaSaslMechanism? Mechanism,
+    string? Username,
+    string? Password,
+    string? CaFile,
+    string? CertFile,
+    string? KeyFile,
+    string? KeyPassword,
+    bool? VerifyHostname)
+{
+    /// <summary>The librdkafka properties these settings stand for.</summary>
+    public IReadOnlyDictionary<string, string> ToLibrdkafka()
+    {
+        var p = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["security.protocol"] = Protocol switch
+            {
+                KafkaSecurityProtocol.Ssl => "ssl",
+                KafkaSecurityProtocol.SaslPlaintext => "sasl_plaintext",
+                KafkaSecurityProtocol.SaslSsl => "sasl_ssl",
+                _ => "plaintext",
+            },
+        };
+        if (Mechanism is { } m)
+        {
+            p["sasl.mechanisms"] = m switch
+            {
+                KafkaSaslMechanism.ScramSha256 => "SCRAM-SHA-256",
+                KafkaSaslMechanism.ScramSha512 => "SCRAM-SHA-512",
+                _ => "PLAIN",
+            };
+        }
+        if (Username is not null) p["sasl.username"] = Username;
+        if (Password is not null) p["sasl.password"] = Password;
+        if (CaFile is not null) p["ssl.ca.location"] = CaFile;
+        if (CertFile is not null) p["ssl.certificate.location"] = CertFile;
+        if (KeyFile is not null) p["ssl.key.location"] = KeyFile;
+        if (KeyPassword is not null) p["ssl.key.password"] = KeyPassword;
+        if (VerifyHostname is { } v) p["ssl.endpoint.identification.algorithm"] = v ? "https" : "none";
+        return p;
+    }
+
+    /// <summary>The secret values (password, key password).</summary>
+    public IEnumerable<string> SecretValues() => new[] { Password, KeyPassword }.OfType<string>();
 }
 
 /// <summary>What a Kafka source does when its next offset is no longer (or not yet) on the broker.</summary>
@@ -400,6 +493,17 @@ public sealed record KafkaSourceSpec(
     public const string KindName = "kafka";
     public override string Kind => KindName;
     public override string Describe() => $"{KindName}({string.Join(",", Topics)})";
+
+    /// <summary>With <see cref="KafkaStart.Timestamp"/>: the message time to start from.</summary>
+    public DateTimeOffset? StartTimestamp { get; init; }
+
+    /// <summary>SASL and TLS settings (<c>security:</c>), or null for a plaintext connection (or raw <c>properties</c>).</summary>
+    public KafkaSecuritySpec? Security { get; init; }
+
+    public override IEnumerable<string> SecretValues() => KafkaSecretValues(Properties, Security);
+
+    internal static IEnumerable<string> KafkaSecretValues(IReadOnlyDictionary<string, string> properties, KafkaSecuritySpec? security) =>
+        properties.Where(p => SecretRedactor.IsSecretKey(p.Key)).Select(p => p.Value).Concat(security?.SecretValues() ?? []);
 }
 
 /// <summary>Writes each row as a JSON object to a Kafka topic (idempotent producer, at-least-once).</summary>
@@ -412,6 +516,11 @@ public sealed record KafkaSinkSpec(string Brokers, string Topic, string? Key, IR
     public const string KindName = "kafka";
     public override string Kind => KindName;
     public override string Describe() => $"{KindName}({Topic})";
+
+    /// <summary>SASL and TLS settings (<c>security:</c>).</summary>
+    public KafkaSecuritySpec? Security { get; init; }
+
+    public override IEnumerable<string> SecretValues() => KafkaSourceSpec.KafkaSecretValues(Properties, Security);
 }
 
 /// <summary>Dead letters as Kafka messages: the raw bytes as the value, the rest as headers.</summary>
@@ -420,6 +529,11 @@ public sealed record KafkaDeadLetterSpec(string Brokers, string Topic, IReadOnly
     public const string KindName = "kafka";
     public override string Kind => KindName;
     public override string Describe() => $"{KindName}({Topic})";
+
+    /// <summary>SASL and TLS settings (<c>security:</c>).</summary>
+    public KafkaSecuritySpec? Security { get; init; }
+
+    public override IEnumerable<string> SecretValues() => KafkaSourceSpec.KafkaSecretValues(Properties, Security);
 }
 
 /// <summary>ClickHouse table engines a <c>create_table</c> sink can create.</summary>
@@ -471,6 +585,11 @@ public sealed record ClickHouseSinkSpec(
     public const string KindName = "clickhouse";
     public override string Kind => KindName;
     public override string Describe() => $"{KindName}({Database ?? "default"}.{Table})";
+
+    /// <summary>PEM file of the CA that signs an https server's certificate (default: the system's trust store).</summary>
+    public string? CaFile { get; init; }
+
+    public override IEnumerable<string> SecretValues() => Password is { Length: > 0 } p ? [p] : [];
 }
 
 /// <summary>

@@ -36,11 +36,19 @@ public static class PipelineSpecLoader
     }
 
     /// <summary>Validates spec text; <paramref name="fileName"/> is only used in messages.</summary>
-    public static PipelineSpecResult LoadFromString(string yaml, string fileName)
+    public static PipelineSpecResult LoadFromString(string yaml, string fileName) => LoadFromString(yaml, fileName, Environment.GetEnvironmentVariable);
+
+    /// <summary>
+    /// Validates spec text, resolving <c>${NAME}</c> through <paramref name="environment"/> (null = not set) and
+    /// <c>${file:/path}</c> from the file system (relative paths from the working directory).
+    /// </summary>
+    public static PipelineSpecResult LoadFromString(string yaml, string fileName, Func<string, string?> environment)
     {
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentNullException.ThrowIfNull(fileName);
+        ArgumentNullException.ThrowIfNull(environment);
         var ctx = new SpecContext();
+        var secrets = new SecretRedactor();
         var problems = new List<YamlProblem>();
         var root = YamlTree.Parse(yaml, problems, out var syntaxError);
         foreach (var p in problems) ctx.Error(p.Position, "", p.Message);
@@ -54,11 +62,22 @@ public static class PipelineSpecLoader
             }
             else
             {
+                root = SpecInterpolation.Apply(root, ctx, environment, secrets);
                 spec = ReadPipeline(ctx, root);
             }
         }
+        if (spec is not null)
+        {
+            // Secret fields' values (a reference that failed to resolve is not a secret: its message names it).
+            var byNature = spec.Sources.SelectMany(s => s.Connector.SecretValues())
+                .Concat(spec.Sinks.SelectMany(s => s.Connector.SecretValues()))
+                .Concat(spec.DeadLetter?.Target?.SecretValues() ?? []);
+            foreach (var v in byNature.Where(v => !v.Contains("${", StringComparison.Ordinal))) secrets.Add(v);
+            spec = spec with { Secrets = secrets };
+        }
+        // Messages quote values (a wrong type, an unknown name): none may show an interpolated or secret value.
         var errors = ctx.Errors
-            .Select((e, i) => (e, i))
+            .Select((e, i) => (e: e with { Message = secrets.Redact(e.Message) }, i))
             .OrderBy(x => x.e.Line).ThenBy(x => x.e.Column).ThenBy(x => x.i)
             .Select(x => x.e)
             .ToArray();

@@ -166,6 +166,7 @@ public static class SpecConnectors
         new("committed", KafkaStart.Committed),
         new("earliest", KafkaStart.Earliest),
         new("latest", KafkaStart.Latest),
+        new("timestamp", KafkaStart.Timestamp),
     ];
 
     internal static readonly IReadOnlyList<KeyValuePair<string, KafkaOffsetOutOfRange>> KafkaOutOfRange =
@@ -200,7 +201,7 @@ public static class SpecConnectors
     {
         if (ctx.Mapping(node, path, "kafka source options") is not { } map) return null;
         var r = new MapReader(ctx, map, path,
-            ["brokers", "topic", "topics", "group", "format", "start", "batch_size", "poll_timeout", "metadata_columns", "on_offset_out_of_range", "properties"]);
+            ["brokers", "topic", "topics", "group", "format", "start", "start_timestamp", "batch_size", "poll_timeout", "metadata_columns", "on_offset_out_of_range", "security", "properties"]);
         var ok = true;
         var brokers = r.String("brokers", required: true);
         var topics = new List<string>();
@@ -228,6 +229,17 @@ public static class SpecConnectors
         var group = r.String("group");
         var format = r.Enum("format", KafkaFormats, "kafka value format");
         var start = r.Enum("start", KafkaStarts, "start position");
+        var startTimestamp = r.Timestamp("start_timestamp");
+        if (start == KafkaStart.Timestamp && !r.Has("start_timestamp"))
+        {
+            ctx.Error(r.Node("start")!, r.PathOf("start"), "start: timestamp needs start_timestamp (e.g. 2026-01-31T00:00:00Z)");
+            ok = false;
+        }
+        else if (r.Entry("start_timestamp") is { } ste && start != KafkaStart.Timestamp)
+        {
+            ctx.Error(ste.Key, r.PathOf("start_timestamp"), "start_timestamp applies only with start: timestamp");
+            ok = false;
+        }
         var batchSize = r.Int32("batch_size", min: 1, max: MaxBatchSize);
         var pollTimeout = r.Duration("poll_timeout", allowZero: false);
         var metadata = new List<string>();
@@ -237,33 +249,127 @@ public static class SpecConnectors
         }
         var outOfRange = r.Enum("on_offset_out_of_range", KafkaOutOfRange, "out-of-range policy");
         var properties = ReadProperties(ctx, r, KafkaSourceReserved, ref ok);
+        var security = ReadKafkaSecurity(ctx, r, properties, ref ok);
         if (brokers is null || !ok) return null;
-        return new KafkaSourceSpec(brokers, topics, group, format, start, batchSize, pollTimeout, metadata, outOfRange, properties);
+        return new KafkaSourceSpec(brokers, topics, group, format, start, batchSize, pollTimeout, metadata, outOfRange, properties)
+        {
+            StartTimestamp = startTimestamp,
+            Security = security,
+        };
     }
 
     private static KafkaSinkSpec? ParseKafkaSink(SpecContext ctx, YNode node, string path)
     {
         if (ctx.Mapping(node, path, "kafka sink options") is not { } map) return null;
-        var r = new MapReader(ctx, map, path, ["brokers", "topic", "key", "properties"]);
+        var r = new MapReader(ctx, map, path, ["brokers", "topic", "key", "security", "properties"]);
         var ok = true;
         var brokers = r.String("brokers", required: true);
         var topic = r.String("topic", required: true);
         if (topic is not null) ok &= CheckTopic(ctx, r.Node("topic")!, r.PathOf("topic"), topic);
         var key = r.String("key");
         var properties = ReadProperties(ctx, r, KafkaProducerReserved, ref ok);
-        return brokers is not null && topic is not null && ok ? new KafkaSinkSpec(brokers, topic, key, properties) : null;
+        var security = ReadKafkaSecurity(ctx, r, properties, ref ok);
+        return brokers is not null && topic is not null && ok ? new KafkaSinkSpec(brokers, topic, key, properties) { Security = security } : null;
     }
 
     private static KafkaDeadLetterSpec? ParseKafkaDeadLetters(SpecContext ctx, YNode node, string path)
     {
         if (ctx.Mapping(node, path, "kafka dead-letter options") is not { } map) return null;
-        var r = new MapReader(ctx, map, path, ["brokers", "topic", "properties"]);
+        var r = new MapReader(ctx, map, path, ["brokers", "topic", "security", "properties"]);
         var ok = true;
         var brokers = r.String("brokers", required: true);
         var topic = r.String("topic", required: true);
         if (topic is not null) ok &= CheckTopic(ctx, r.Node("topic")!, r.PathOf("topic"), topic);
         var properties = ReadProperties(ctx, r, KafkaProducerReserved, ref ok);
-        return brokers is not null && topic is not null && ok ? new KafkaDeadLetterSpec(brokers, topic, properties) : null;
+        var security = ReadKafkaSecurity(ctx, r, properties, ref ok);
+        return brokers is not null && topic is not null && ok ? new KafkaDeadLetterSpec(brokers, topic, properties) { Security = security } : null;
+    }
+
+    internal static readonly IReadOnlyList<KeyValuePair<string, KafkaSecurityProtocol>> KafkaProtocols =
+    [
+        new("plaintext", KafkaSecurityProtocol.Plaintext),
+        new("ssl", KafkaSecurityProtocol.Ssl),
+        new("sasl_plaintext", KafkaSecurityProtocol.SaslPlaintext),
+        new("sasl_ssl", KafkaSecurityProtocol.SaslSsl),
+    ];
+
+    internal static readonly IReadOnlyList<KeyValuePair<string, KafkaSaslMechanism>> KafkaMechanisms =
+    [
+        new("PLAIN", KafkaSaslMechanism.Plain),
+        new("SCRAM-SHA-256", KafkaSaslMechanism.ScramSha256),
+        new("SCRAM-SHA-512", KafkaSaslMechanism.ScramSha512),
+    ];
+
+    /// <summary>
+    /// <c>security: { protocol, sasl: { mechanism, username, password }, tls: { ca, cert, key, key_password, verify_hostname } }</c>.
+    /// The protocol defaults to what the blocks imply; a block the protocol does not use, a mechanism without
+    /// credentials, a certificate without its key, or a <c>properties</c> entry that would override one of these is an error.
+    /// </summary>
+    private static KafkaSecuritySpec? ReadKafkaSecurity(SpecContext ctx, MapReader parent, IReadOnlyDictionary<string, string> properties, ref bool ok)
+    {
+        if (parent.Node("security") is not { } node) return null;
+        var path = parent.PathOf("security");
+        if (ctx.Mapping(node, path, "security options") is not { } map)
+        {
+            ok = false;
+            return null;
+        }
+        var errors = ctx.Errors.Count;
+        var r = new MapReader(ctx, map, path, ["protocol", "sasl", "tls"]);
+        var protocol = r.Enum("protocol", KafkaProtocols, "security protocol");
+        KafkaSaslMechanism? mechanism = null;
+        string? user = null, password = null, ca = null, cert = null, key = null, keyPassword = null;
+        bool? verify = null;
+        var hasSasl = r.Node("sasl") is not null;
+        var hasTls = r.Node("tls") is not null;
+        if (r.Node("sasl") is { } sn && ctx.Mapping(sn, r.PathOf("sasl"), "sasl options") is { } sm)
+        {
+            var sr = new MapReader(ctx, sm, r.PathOf("sasl"), ["mechanism", "username", "password"]);
+            mechanism = sr.Enum("mechanism", KafkaMechanisms, "SASL mechanism", required: true);
+            user = sr.String("username", required: true);
+            password = sr.String("password", required: true);
+        }
+        if (r.Node("tls") is { } tn && ctx.Mapping(tn, r.PathOf("tls"), "tls options", nullIsEmpty: true) is { } tm)
+        {
+            var tr = new MapReader(ctx, tm, r.PathOf("tls"), ["ca", "cert", "key", "key_password", "verify_hostname"]);
+            ca = tr.String("ca");
+            cert = tr.String("cert");
+            key = tr.String("key");
+            keyPassword = tr.String("key_password");
+            verify = tr.Bool("verify_hostname");
+            if ((cert is null) != (key is null) && (tr.Entry("cert") ?? tr.Entry("key")) is { } half)
+                ctx.Error(half.Key, tr.PathOf(cert is null ? "key" : "cert"), "a client certificate needs both 'cert' and 'key'");
+            if (keyPassword is not null && key is null && tr.Entry("key_password") is { } kpe)
+                ctx.Error(kpe.Key, tr.PathOf("key_password"), "key_password applies to an encrypted 'key'");
+        }
+        var effective = protocol ?? (hasSasl, hasTls) switch
+        {
+            (true, true) => KafkaSecurityProtocol.SaslSsl,
+            (true, false) => KafkaSecurityProtocol.SaslPlaintext,
+            (false, true) => KafkaSecurityProtocol.Ssl,
+            _ => KafkaSecurityProtocol.Plaintext,
+        };
+        var saslProtocol = effective is KafkaSecurityProtocol.SaslPlaintext or KafkaSecurityProtocol.SaslSsl;
+        var tlsProtocol = effective is KafkaSecurityProtocol.Ssl or KafkaSecurityProtocol.SaslSsl;
+        if (protocol is not null)
+        {
+            var at = r.Node("protocol")!;
+            if (saslProtocol && !hasSasl) ctx.Error(at, r.PathOf("protocol"), $"protocol {SpecNames.NameIn(KafkaProtocols, effective)} needs a 'sasl' block (mechanism, username, password)");
+            if (!saslProtocol && hasSasl) ctx.Error(r.Entry("sasl")!.Value.Key, r.PathOf("sasl"), $"'sasl' does not apply to protocol {SpecNames.NameIn(KafkaProtocols, effective)} (use sasl_plaintext or sasl_ssl)");
+            if (!tlsProtocol && hasTls) ctx.Error(r.Entry("tls")!.Value.Key, r.PathOf("tls"), $"'tls' does not apply to protocol {SpecNames.NameIn(KafkaProtocols, effective)} (use ssl or sasl_ssl)");
+        }
+        var security = new KafkaSecuritySpec(effective, mechanism, user, password, ca, cert, key, keyPassword, verify);
+        foreach (var k in security.ToLibrdkafka().Keys.Where(properties.ContainsKey))
+        {
+            var pe = parent.Node("properties") is YMapping pm ? pm.Entries.FirstOrDefault(e => e.Name == k).Key : null;
+            ctx.Error(pe ?? node, SpecContext.Child(parent.PathOf("properties"), k), $"property '{k}' is also set by 'security'; set it in one place");
+        }
+        if (ctx.Errors.Count != errors)
+        {
+            ok = false;
+            return null;
+        }
+        return security;
     }
 
     /// <summary>Kafka's topic rule: 1–249 characters of <c>[A-Za-z0-9._-]</c>, not <c>.</c> or <c>..</c>.</summary>
@@ -370,7 +476,7 @@ public static class SpecConnectors
     private static readonly string[] ClickHouseKeys =
     [
         "url", "database", "table", "user", "password", "create_table", "engine", "order_by", "partition_by", "version_column",
-        "timestamp_precision", "batch_rows", "batch_bytes", "flush_interval", "compression", "max_retry_time", "request_timeout",
+        "timestamp_precision", "batch_rows", "batch_bytes", "flush_interval", "compression", "max_retry_time", "request_timeout", "ca",
     ];
 
     private static ClickHouseSinkSpec? ParseClickHouseSink(SpecContext ctx, YNode node, string path)
@@ -403,6 +509,9 @@ public static class SpecConnectors
         var compression = r.Enum("compression", SpecNames.ClickHouseCompressions, "compression");
         var maxRetry = r.Duration("max_retry_time", allowZero: true);
         var requestTimeout = r.Duration("request_timeout", allowZero: false);
+        var ca = r.String("ca");
+        if (ca is not null && url is not null && !url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            ctx.Error(r.Entry("ca")!.Value.Key, r.PathOf("ca"), "ca applies to an https:// url");
         if (createTable != true)
         {
             foreach (var k in new[] { "engine", "order_by", "partition_by", "version_column", "timestamp_precision" })
@@ -414,7 +523,7 @@ public static class SpecConnectors
             ctx.Error(ee.Key, r.PathOf("engine"), "engine: replacing_merge_tree needs order_by (the key whose rows are replaced)");
         return url is not null && table is not null
             ? new ClickHouseSinkSpec(url, table, database, user, password, createTable, engine, orderBy, partitionBy, versionColumn, precision,
-                batchRows, batchBytes, flushInterval, compression, maxRetry, requestTimeout)
+                batchRows, batchBytes, flushInterval, compression, maxRetry, requestTimeout) { CaFile = ca }
             : null;
     }
 
@@ -424,7 +533,7 @@ public static class SpecConnectors
     {
         if (ctx.Mapping(node, path, "postgres_cdc options") is not { } map) return null;
         var r = new MapReader(ctx, map, path, ["connection", "include", "exclude", "slot", "publication", "snapshot",
-            "snapshot_parallelism", "snapshot_chunk_rows", "on_schema_change", "heartbeat_interval", "batch_size"]);
+            "snapshot_parallelism", "snapshot_chunk_rows", "on_schema_change", "heartbeat_interval", "batch_size", "on_slot_lost"]);
         var connection = r.String("connection", required: true);
         var include = StringList(ctx, r, "include");
         var exclude = StringList(ctx, r, "exclude");
@@ -436,9 +545,19 @@ public static class SpecConnectors
         var onChange = r.Enum("on_schema_change", SpecNames.SchemaChangeModes, "schema change mode");
         var heartbeat = r.Duration("heartbeat_interval", allowZero: true);
         var batchSize = r.Int32("batch_size", min: 1, max: MaxBatchSize);
+        var onSlotLost = r.Enum("on_slot_lost", SlotLossNames, "slot loss policy");
+        if (onSlotLost == SlotLoss.Resnapshot && snapshot == SnapshotMode.Never && r.Entry("on_slot_lost") is { } sle)
+            ctx.Error(sle.Key, r.PathOf("on_slot_lost"), "on_slot_lost: resnapshot needs snapshot: initial (a new slot needs a new snapshot)");
         if (connection is null || include is null || exclude is null) return null;
-        return new PostgresCdcSourceSpec(connection, include, exclude, slot, publication, snapshot, parallelism, chunk, onChange, heartbeat, batchSize);
+        return new PostgresCdcSourceSpec(connection, include, exclude, slot, publication, snapshot, parallelism, chunk, onChange, heartbeat, batchSize)
+        {
+            ResnapshotOnSlotLoss = onSlotLost == SlotLoss.Resnapshot,
+        };
     }
+
+    internal enum SlotLoss { Fail, Resnapshot }
+
+    private static readonly IReadOnlyList<KeyValuePair<string, SlotLoss>> SlotLossNames = [new("fail", SlotLoss.Fail), new("resnapshot", SlotLoss.Resnapshot)];
 
     private static PostgresSinkSpec? ParsePostgresSink(SpecContext ctx, YNode node, string path)
     {

@@ -103,7 +103,7 @@ public static class SpecNames
         return null;
     }
 
-    private static string NameIn<T>(IReadOnlyList<KeyValuePair<string, T>> table, T value) where T : struct, Enum
+    internal static string NameIn<T>(IReadOnlyList<KeyValuePair<string, T>> table, T value) where T : struct, Enum
     {
         foreach (var (name, v) in table)
         {

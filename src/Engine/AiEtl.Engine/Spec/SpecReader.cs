@@ -59,8 +59,15 @@ internal sealed partial class SpecContext
 
     public string? String(YNode node, string path, bool allowEmpty = false)
     {
-        if (node is not YScalar { Kind: ScalarKind.String } s)
+        // An interpolated value is text whatever it looks like (a numeric password stays a string).
+        if (node is not YScalar { Kind: ScalarKind.String } and not YScalar { IsInterpolated: true } || node is not YScalar s)
         {
+            if (SecretRedactor.IsSecretKey(path[(path.LastIndexOfAny(['.', '[']) + 1)..]))
+            {
+                // A secret field: say what is wrong without quoting the value.
+                Error(node, path, $"expected a string (quote the value), got {(node is YScalar ? "another kind of scalar" : Describe(node))}");
+                return null;
+            }
             var hint = node is YScalar { Kind: ScalarKind.Int or ScalarKind.Float or ScalarKind.Bool } v ? $" (quote it: \"{v.Value}\")" : "";
             Error(node, path, $"expected a string, got {Describe(node)}{hint}");
             return null;

@@ -31,8 +31,29 @@ internal sealed partial class YScalar : YNode
     {
         Value = value;
         Style = style;
+        Tag = tag;
         Kind = Resolve(value, style, tag);
     }
+
+    /// <summary>
+    /// The scalar after interpolation: same position, style and tag; its kind is what the substituted value means
+    /// unquoted (so <c>rows: "${ROWS}"</c> in a flow mapping is an integer), and a string is read from any kind.
+    /// </summary>
+    public YScalar Interpolated(string value) => new(Start, value, Style, Tag, interpolated: true);
+
+    private YScalar(TextPosition start, string value, ScalarStyle style, string? tag, bool interpolated) : base(start)
+    {
+        Value = value;
+        Style = style;
+        Tag = tag;
+        IsInterpolated = interpolated;
+        Kind = Resolve(value, ScalarStyle.Plain, tag);
+    }
+
+    /// <summary>True when the value came from <c>${…}</c> interpolation.</summary>
+    public bool IsInterpolated { get; }
+
+    public string? Tag { get; }
 
     public string Value { get; }
     public ScalarStyle Style { get; }
