@@ -274,7 +274,12 @@ public sealed class CdcClickHouseTests(PostgresFixture pg, ClickHouseFixture ch)
             "INSERT INTO doc SELECT 1, 1, string_agg(md5(g::text), '') FROM generate_series(1, 400) g", Ct);
         // snapshot: never — the row never reaches ClickHouse, so an update that leaves body alone cannot be completed.
         var run = h.Start(h.Yaml("public.doc", "snapshot: never", Sink(ch.Server, "chtoast")), Registry());
-        await Task.Delay(1500, Ct);
+        // The update must come after the slot exists and streams (snapshot: never): wait for an active slot, not a fixed time.
+        for (var i = 0; i < 1200 && await CdcHarness.ScalarAsync(h.Source, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{h.Slot}' AND active", Ct) is not 1L; i++)
+        {
+            Assert.False(run.Task.IsCompleted, "the pipeline ended before its replication slot became active");
+            await Task.Delay(100, Ct);
+        }
         await CdcHarness.ExecAsync(h.Source, "UPDATE doc SET v = 2 WHERE id = 1", Ct);
         var e = await Assert.ThrowsAnyAsync<Exception>(async () => await run.Task.WaitAsync(TimeSpan.FromSeconds(120), Ct));
         var all = e.ToString();
