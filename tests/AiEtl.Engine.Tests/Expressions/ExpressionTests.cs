@@ -121,6 +121,12 @@ public sealed class ExpressionTests
     [InlineData("i IS DISTINCT 1", "expected FROM after IS DISTINCT", 14)]
     [InlineData("i IS TRUE", "expected NULL, NOT NULL, DISTINCT FROM or NOT DISTINCT FROM after IS", 5)]
     [InlineData("s IS DISTINCT FROM 1", "cannot compare string with", 2)]
+    [InlineData("ts + INTERVAL '1.5' YEAR", "needs a whole number", 14)]
+    [InlineData("ts + INTERVAL '1-13' YEAR TO MONTH", "as YEAR TO MONTH", 14)]
+    [InlineData("ts + INTERVAL '1' YEAR TO DAY", "only YEAR TO MONTH", 26)]
+    [InlineData("ts + INTERVAL '1 fortnight'", "unknown interval unit 'fortnight'", 14)]
+    [InlineData("INTERVAL '1' MONTH * 1.5", "can only be multiplied by an integer", 19)]
+    [InlineData("INTERVAL '1 month 2 days' / 2", "can only be multiplied by an integer", 26)]
     public void Errors_name_the_problem_and_its_position(string expr, string message, int position)
     {
         var e = Assert.Throws<ExpressionException>(() => new Binder(S).Bind(ExprParser.Parse(expr)));
@@ -160,6 +166,19 @@ public sealed class ExpressionTests
         }).ToList();
         Assert.Equal(expectedRight, Eval(nested));
     }
+
+    [Theory]
+    // Months first, with the day clamped to the month's end, then the fixed part (PostgreSQL's order).
+    [InlineData("ts + INTERVAL '1' MONTH", new object?[] { 2_678_400_000_000L, 1_702_592_000_000_000L, null, 2_764_800_000_000L })]
+    [InlineData("ts + INTERVAL '1 month 1 hour'", new object?[] { 2_682_000_000_000L, 1_702_595_600_000_000L, null, 2_768_400_000_000L })]
+    [InlineData("ts - INTERVAL '1-1' YEAR TO MONTH", new object?[] { -34_214_400_000_000L, 1_665_785_600_000_000L, null, -34_128_000_000_000L })]
+    [InlineData("ts + INTERVAL '9000' YEAR", new object?[] { "ERROR", "ERROR", null, "ERROR" })]
+    [InlineData("ts + i * INTERVAL '1' MONTH", new object?[] { 2_678_400_000_000L, 1_681_510_400_000_000L, null, "ERROR" })]
+    [InlineData("extract(epoch FROM INTERVAL '1 year 1 month 1 second')", new object?[] { 34_149_601.0, 34_149_601.0, 34_149_601.0, 34_149_601.0 })]
+    [InlineData("INTERVAL '1' MONTH = INTERVAL '30 days'", new object?[] { true, true, true, true })]
+    [InlineData("-INTERVAL '1' MONTH + ts", new object?[] { -2_678_400_000_000L, 1_697_321_600_000_000L, null, -2_592_000_000_000L })]
+    public void Month_intervals_follow_the_calendar(string expr, object?[] expected) =>
+        Assert.Equal(expected, Eval(expr).Select(v => v is DateTime dt ? (dt.Ticks - DateTime.UnixEpoch.Ticks) / 10 : v));
 
     [Theory]
     [InlineData("d IS NOT DISTINCT FROM d", new object?[] { true, true, true, true })]
