@@ -121,6 +121,12 @@ public sealed class ExpressionTests
     [InlineData("i IS DISTINCT 1", "expected FROM after IS DISTINCT", 14)]
     [InlineData("i IS TRUE", "expected NULL, NOT NULL, DISTINCT FROM or NOT DISTINCT FROM after IS", 5)]
     [InlineData("s IS DISTINCT FROM 1", "cannot compare string with", 2)]
+    [InlineData("ts + INTERVAL '1.5' YEAR", "needs a whole number", 14)]
+    [InlineData("ts + INTERVAL '1-13' YEAR TO MONTH", "as YEAR TO MONTH", 14)]
+    [InlineData("ts + INTERVAL '1' YEAR TO DAY", "only YEAR TO MONTH", 26)]
+    [InlineData("ts + INTERVAL '1 fortnight'", "unknown interval unit 'fortnight'", 14)]
+    [InlineData("INTERVAL '1' MONTH * 1.5", "can only be multiplied by an integer", 19)]
+    [InlineData("INTERVAL '1 month 2 days' / 2", "can only be multiplied by an integer", 26)]
     public void Errors_name_the_problem_and_its_position(string expr, string message, int position)
     {
         var e = Assert.Throws<ExpressionException>(() => new Binder(S).Bind(ExprParser.Parse(expr)));
@@ -128,17 +134,62 @@ public sealed class ExpressionTests
         Assert.Equal(position, e.Position);
     }
 
-    [Fact]
-    public void Nested_is_distinct_from_is_capped_so_the_expanded_plan_stays_small()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Deeply_nested_is_distinct_from_binds_to_a_tree_linear_in_its_text(bool negated)
     {
-        // Chained left to right: (b IS DISTINCT FROM b) IS DISTINCT FROM b …, bool with bool at every step.
-        var allowed = "b" + string.Concat(Enumerable.Repeat(" IS DISTINCT FROM b", ExprParser.MaxDistinctFrom));
-        Assert.Equal(ColumnKind.Bool, new Binder(S).Bind(ExprParser.Parse(allowed)).Kind);
-        var tooMany = "b" + string.Concat(Enumerable.Repeat(" IS DISTINCT FROM b", 40));
-        var e = Assert.Throws<ExpressionException>(() => ExprParser.Parse(tooMany));
-        Assert.Contains($"at most {ExprParser.MaxDistinctFrom} IS [NOT] DISTINCT FROM", e.Message);
-        Assert.Equal(2 + ExprParser.MaxDistinctFrom * " IS DISTINCT FROM b".Length, e.Position);
+        // Chained left to right: ((b IS [NOT] DISTINCT FROM b) IS [NOT] DISTINCT FROM b) …, 500 deep, bool with bool at each step.
+        const int depth = 500;
+        var op = negated ? " IS NOT DISTINCT FROM b" : " IS DISTINCT FROM b";
+        var text = "b" + string.Concat(Enumerable.Repeat(op, depth));
+        var bound = new Binder(S).Bind(ExprParser.Parse(text));
+        Assert.Equal(ColumnKind.Bool, bound.Kind);
+        // Each operand is named once: the plan's text grows with the query's, not exponentially.
+        Assert.Equal(depth + 1, System.Text.RegularExpressions.Regex.Count(bound.Describe(), @"\bb\b"));
+        bool?[] b = [true, false, null, true];
+        var expected = b.Select(v =>
+        {
+            var x = v;
+            for (var k = 0; k < depth; k++) x = negated ? Equals(x, v) : !Equals(x, v);
+            return (object?)x;
+        }).ToList();
+        Assert.Equal(expected, Eval(text));
+        // Nested to the right through parentheses as well: b IS DISTINCT FROM (b IS DISTINCT FROM (…)).
+        const int right = 200;
+        var nested = string.Concat(Enumerable.Repeat("b" + op[..^1] + "(", right)) + "b" + new string(')', right);
+        var expectedRight = b.Select(v =>
+        {
+            var x = v;
+            for (var k = 0; k < right; k++) x = negated ? Equals(v, x) : !Equals(v, x);
+            return (object?)x;
+        }).ToList();
+        Assert.Equal(expectedRight, Eval(nested));
     }
+
+    [Theory]
+    // Months first, with the day clamped to the month's end, then the fixed part (PostgreSQL's order).
+    [InlineData("ts + INTERVAL '1' MONTH", new object?[] { 2_678_400_000_000L, 1_702_592_000_000_000L, null, 2_764_800_000_000L })]
+    [InlineData("ts + INTERVAL '1 month 1 hour'", new object?[] { 2_682_000_000_000L, 1_702_595_600_000_000L, null, 2_768_400_000_000L })]
+    [InlineData("ts - INTERVAL '1-1' YEAR TO MONTH", new object?[] { -34_214_400_000_000L, 1_665_785_600_000_000L, null, -34_128_000_000_000L })]
+    [InlineData("ts + INTERVAL '9000' YEAR", new object?[] { "ERROR", "ERROR", null, "ERROR" })]
+    [InlineData("ts + i * INTERVAL '1' MONTH", new object?[] { 2_678_400_000_000L, 1_681_510_400_000_000L, null, "ERROR" })]
+    [InlineData("extract(epoch FROM INTERVAL '1 year 1 month 1 second')", new object?[] { 34_149_601.0, 34_149_601.0, 34_149_601.0, 34_149_601.0 })]
+    [InlineData("INTERVAL '1' MONTH = INTERVAL '30 days'", new object?[] { true, true, true, true })]
+    [InlineData("-INTERVAL '1' MONTH + ts", new object?[] { -2_678_400_000_000L, 1_697_321_600_000_000L, null, -2_592_000_000_000L })]
+    public void Month_intervals_follow_the_calendar(string expr, object?[] expected) =>
+        Assert.Equal(expected, Eval(expr).Select(v => v is DateTime dt ? (dt.Ticks - DateTime.UnixEpoch.Ticks) / 10 : v));
+
+    [Theory]
+    [InlineData("d IS NOT DISTINCT FROM d", new object?[] { true, true, true, true })]
+    [InlineData("d IS DISTINCT FROM 0", new object?[] { true, true, true, false })]
+    [InlineData("ts IS NOT DISTINCT FROM ts", new object?[] { true, true, true, true })]
+    [InlineData("l IS DISTINCT FROM i", new object?[] { true, true, false, true })]
+    [InlineData("ts IS DISTINCT FROM '1970-01-02T00:00:00Z'", new object?[] { true, true, true, false })]
+    [InlineData("NULL IS NOT DISTINCT FROM NULL", new object?[] { true, true, true, true })]
+    [InlineData("upper(s) IS NOT DISTINCT FROM s", new object?[] { false, false, true, true })]
+    public void Is_distinct_from_covers_every_comparable_kind(string expr, object?[] expected) =>
+        Assert.Equal(expected, Eval(expr));
 
     [Fact]
     public async Task Filter_project_sends_rows_that_fail_to_the_dead_letter_output()

@@ -16,11 +16,17 @@ public sealed record BinaryExpr(string Op, Expr Left, Expr Right, int Position) 
 
 public sealed record IsNullExpr(Expr Operand, bool Negated, int Position) : Expr(Position);
 
+/// <summary><c>left IS [NOT] DISTINCT FROM right</c>: null-safe (in)equality, never NULL.</summary>
+public sealed record DistinctFromExpr(Expr Left, Expr Right, bool Negated, int Position) : Expr(Position);
+
 /// <summary>A function call; aggregates may be <c>f(*)</c>, <c>f(DISTINCT x)</c> and carry <c>FILTER (WHERE cond)</c>.</summary>
 public sealed record CallExpr(string Name, IReadOnlyList<Expr> Args, int Position, bool Star = false, bool Distinct = false, Expr? Filter = null) : Expr(Position);
 
-/// <summary><c>INTERVAL '5' MINUTE</c> or <c>INTERVAL '1 hour 30 minutes'</c>: a fixed duration in microseconds.</summary>
-public sealed record IntervalLiteral(long Micros, string Text, int Position) : Expr(Position);
+/// <summary>
+/// <c>INTERVAL '5' MINUTE</c>, <c>INTERVAL '1 hour 30 minutes'</c>, <c>INTERVAL '1' MONTH</c>: a count of calendar
+/// months (no fixed length) plus a fixed duration in microseconds (days are 24 hours: timestamps are UTC).
+/// </summary>
+public sealed record IntervalLiteral(long Micros, string Text, int Position, long Months = 0) : Expr(Position);
 
 public sealed record CastExpr(Expr Operand, ColumnKind To, int Position) : Expr(Position);
 

@@ -280,7 +280,7 @@ public sealed partial class Binder
                 throw new ExpressionException($"'{Values.Format(x, lit.Kind)}' is not a valid {ColumnTypes.Name(k)}: {err}", pos);
             return new LiteralVExpr(r, k);
         }
-        if (v is IntervalVExpr iv) return Conform(iv.Micros, k, pos);
+        if (v is IntervalVExpr iv) return Conform(iv.Total, k, pos);
         return new CastVExpr(v, k);
     }
 
@@ -310,7 +310,7 @@ public sealed partial class Binder
         var x = Bind(e.Operand);
         var items = e.Items.Select(Bind).ToList();
         if (IsNullLit(x)) return new LiteralVExpr(null, ColumnKind.Bool);
-        if (x is IntervalVExpr iv) x = iv.Micros;
+        if (x is IntervalVExpr iv) x = iv.Total;
         if (items.All(i => i is LiteralVExpr))
         {
             var k = x.Kind;
@@ -418,7 +418,12 @@ public sealed partial class Binder
             case "-" when lt && ri:
                 return DateTimeKernels.Shift(AsTs(l, b.Left.Position), "-", r);
             case "+" or "-" when li && ri:
-                return new IntervalVExpr(new ArithVExpr(op, l, r, ColumnKind.Int64), null);
+            {
+                IntervalVExpr a = (IntervalVExpr)l, c = (IntervalVExpr)r;
+                VExpr? months = a.Months == null && c.Months == null ? null
+                    : new ArithVExpr(op, a.Months ?? new LiteralVExpr(0L, ColumnKind.Int64), c.Months ?? new LiteralVExpr(0L, ColumnKind.Int64), ColumnKind.Int64);
+                return new IntervalVExpr(new ArithVExpr(op, a.Micros, c.Micros, ColumnKind.Int64), null, months);
+            }
             case "-" when l.Kind == ColumnKind.Date && r.Kind == ColumnKind.Date:
                 return new ArithVExpr("-", l, r, ColumnKind.Int32);
             case "-" when lt && rt:
@@ -430,11 +435,11 @@ public sealed partial class Binder
             case "-" when l.Kind == ColumnKind.Date && r.Kind is ColumnKind.Int32 or ColumnKind.Int64:
                 return DateTimeKernels.ShiftDays(l, "-", Conform(r, ColumnKind.Int32, b.Right.Position));
             case "*" when li && IsNumeric(r.Kind) && !ri:
-                return DateTimeKernels.ScaleInterval(l, "*", r);
+                return DateTimeKernels.ScaleInterval(l, "*", r, b.Position);
             case "*" when ri && IsNumeric(l.Kind) && !li:
-                return DateTimeKernels.ScaleInterval(r, "*", l);
+                return DateTimeKernels.ScaleInterval(r, "*", l, b.Position);
             case "/" when li && IsNumeric(r.Kind) && !ri:
-                return DateTimeKernels.ScaleInterval(l, "/", r);
+                return DateTimeKernels.ScaleInterval(l, "/", r, b.Position);
         }
         string Name(VExpr v) => v is IntervalVExpr ? "interval" : ColumnTypes.Name(v.Kind);
         var hint = (lt || rt) && (IsNumeric(l.Kind) || IsNumeric(r.Kind)) && l.Kind != ColumnKind.Date && r.Kind != ColumnKind.Date

@@ -28,6 +28,7 @@ public sealed partial class Binder(Schema schema, Func<Expr, VExpr?>? resolve = 
         BinaryExpr { Op: "->" or "->>" } b => BindJsonOp(b),
         BinaryExpr b => BindCompare(b),
         IsNullExpr n => new IsNullVExpr(Bind(n.Operand), n.Negated),
+        DistinctFromExpr d => new DistinctFromVExpr((CompareVExpr)BindCompare("=", Bind(d.Left), Bind(d.Right), d.Left.Position, d.Right.Position, d.Position), d.Negated),
         CastExpr c => BindCast(c),
         CaseExpr c => BindCase(c),
         InListExpr i => BindIn(i),
@@ -36,7 +37,8 @@ public sealed partial class Binder(Schema schema, Func<Expr, VExpr?>? resolve = 
         AtTimeZoneExpr a => BindAtTimeZone(a),
         CallExpr { Star: true } or CallExpr { Distinct: true } or CallExpr { Filter: not null } => throw new ExpressionException($"{((CallExpr)e).Name}(…) with *, DISTINCT or FILTER is an aggregate; it is only allowed in the select list of a GROUP BY query", e.Position),
         CallExpr f => BindCall(f),
-        IntervalLiteral i => new IntervalVExpr(new LiteralVExpr(i.Micros, ColumnKind.Int64), $"INTERVAL '{i.Text.Replace("'", "''", StringComparison.Ordinal)}'"),
+        IntervalLiteral i => new IntervalVExpr(new LiteralVExpr(i.Micros, ColumnKind.Int64), $"INTERVAL '{i.Text.Replace("'", "''", StringComparison.Ordinal)}'",
+            i.Months != 0 ? new LiteralVExpr(i.Months, ColumnKind.Int64) : null),
         _ => throw new ExpressionException($"unsupported expression {e.GetType().Name}", e.Position),
     };
 
@@ -72,6 +74,8 @@ public sealed partial class Binder(Schema schema, Func<Expr, VExpr?>? resolve = 
     private VExpr BindNegate(UnaryExpr u)
     {
         var x = Bind(u.Operand);
+        if (x is IntervalVExpr iv)
+            return new IntervalVExpr(new NegateVExpr(iv.Micros), null, iv.Months is { } m ? new NegateVExpr(m) : null);
         if (!IsNumeric(x.Kind)) throw new ExpressionException($"cannot negate a {ColumnTypes.Name(x.Kind)}", u.Position);
         return new NegateVExpr(x);
     }
@@ -115,8 +119,8 @@ public sealed partial class Binder(Schema schema, Func<Expr, VExpr?>? resolve = 
     /// <summary>A comparison of two bound operands (also used for IN, BETWEEN, NULLIF and simple CASE).</summary>
     private static VExpr BindCompare(string op, VExpr l, VExpr r, int lpos, int rpos, int pos)
     {
-        if (l is IntervalVExpr li) l = li.Micros;
-        if (r is IntervalVExpr ri) r = ri.Micros;
+        if (l is IntervalVExpr li) l = li.Total;
+        if (r is IntervalVExpr ri) r = ri.Total;
         l = Coerce(l, r.Kind, lpos);
         r = Coerce(r, l.Kind, rpos);
         ColumnKind k;

@@ -8,15 +8,54 @@ using Apache.Arrow;
 namespace AiEtl.Engine.Expressions;
 
 /// <summary>
-/// An interval value: an int64 count of microseconds. INTERVAL literals, <c>ts − ts</c> and interval
-/// arithmetic produce it; as an output column it is that int64.
+/// An interval value: a count of calendar months (<see cref="Months"/>, null for none) and an int64 count of
+/// microseconds (<see cref="Micros"/>; a day is 24 hours, timestamps being UTC). INTERVAL literals, <c>ts − ts</c>
+/// and interval arithmetic produce it. Compared, and as an output column, it is one int64 of microseconds with a
+/// month counted as 30 days (<see cref="Total"/>, PostgreSQL's interval ordering).
 /// </summary>
-public sealed class IntervalVExpr(VExpr micros, string? text) : VExpr
+public sealed class IntervalVExpr(VExpr micros, string? text, VExpr? months = null) : VExpr
 {
+    private VExpr? _total;
     public VExpr Micros => micros;
+    public VExpr? Months => months;
     public override ColumnKind Kind => ColumnKind.Int64;
-    public override string Describe() => text ?? micros.Describe();
-    public override IArrowArray Eval(EvalContext ctx) => micros.Eval(ctx);
+    public override string Describe() => text ?? (months == null ? micros.Describe() : $"interval({months.Describe()} months, {micros.Describe()} µs)");
+
+    /// <summary>The interval as microseconds, a month counted as 30 days.</summary>
+    public VExpr Total => _total ??= months == null ? micros
+        : new ArithVExpr("+", new ArithVExpr("*", Binder.Conform(months, ColumnKind.Int64, 0), new LiteralVExpr(DateTimeKernels.MicrosPerMonth, ColumnKind.Int64), ColumnKind.Int64), micros, ColumnKind.Int64);
+
+    public override IArrowArray Eval(EvalContext ctx) => Total.Eval(ctx);
+}
+
+/// <summary>
+/// <c>ts ± interval</c> where the interval has months: the months first (the day of month clamped to the end of the
+/// target month, so 2024-01-31 + 1 month = 2024-02-29), then the fixed part, as PostgreSQL does.
+/// </summary>
+public sealed class AddMonthsVExpr(VExpr ts, VExpr months, VExpr micros, bool subtract) : VExpr
+{
+    public override ColumnKind Kind => ColumnKind.Timestamp;
+    public override string Describe() => $"({ts.Describe()} {(subtract ? "-" : "+")} interval({months.Describe()} months, {micros.Describe()} µs))";
+
+    public override IArrowArray Eval(EvalContext ctx)
+    {
+        var n = ctx.Length;
+        var t = IntCol.Of(ts, ctx);
+        var m = IntCol.Of(months, ctx);
+        var us = IntCol.Of(micros, ctx);
+        var o = new FixedOut<long>(ctx.Assembler, ColumnKind.Timestamp, n);
+        for (var i = 0; i < n; i++)
+        {
+            if (t.IsNull(i) || m.IsNull(i) || us.IsNull(i)) { o.Null(i); continue; }
+            if (DateTimeKernels.TryAddMonths(t.Get(i), m.Get(i), us.Get(i), subtract, out var r)) o.Set(i, r);
+            else
+            {
+                ctx.Errors.Add(i, DateTimeKernels.TsRange);
+                o.Null(i);
+            }
+        }
+        return o.Finish();
+    }
 }
 
 /// <summary>Checks that every non-null result lies in [min, max] (else a row error) and relabels the array's type.</summary>
@@ -63,16 +102,51 @@ internal static class DateTimeKernels
         return ArrowArrayFactory.BuildArray(new ArrayData(ColumnTypes.ToArrow(kind), d.Length, d.NullCount, d.Offset, d.Buffers));
     }
 
+    public const long MicrosPerMonth = 30 * MicrosPerDay;
+
     public static VExpr Shift(VExpr ts, string op, VExpr interval) =>
-        new RangeVExpr(new ArithVExpr(op, ts, interval, ColumnKind.Int64), ColumnKind.Timestamp, MinTs, MaxTs, TsRange);
+        interval is IntervalVExpr { Months: { } months } iv ? new AddMonthsVExpr(ts, months, iv.Micros, op == "-")
+        : new RangeVExpr(new ArithVExpr(op, ts, interval, ColumnKind.Int64), ColumnKind.Timestamp, MinTs, MaxTs, TsRange);
+
+    /// <summary>u ± (months, micros): months first with the day clamped to the month's end, then micros; false when out of range.</summary>
+    public static bool TryAddMonths(long u, long months, long micros, bool subtract, out long result)
+    {
+        result = 0;
+        if (!InRange(u) || months == long.MinValue || micros == long.MinValue) return false;
+        if (subtract) { months = -months; micros = -micros; }
+        var dt = ToDateTime(u);
+        var index = (long)dt.Year * 12 + dt.Month - 1;
+        if (months > 12 * 10_000L || months < -12 * 10_000L) return false;
+        index += months;
+        if (index < 12 || index > 9999 * 12 + 11) return false;
+        int year = (int)(index / 12), month = (int)(index % 12) + 1;
+        var day = Math.Min(dt.Day, DateTime.DaysInMonth(year, month));
+        var shifted = FromDateTime(new DateTime(year, month, day, 0, 0, 0, DateTimeKind.Utc)) + (u - FloorDiv(u, MicrosPerDay) * MicrosPerDay);
+        if (micros > MaxTs - MinTs || micros < MinTs - MaxTs) return false;
+        result = shifted + micros;
+        return InRange(result);
+    }
+
+    /// <summary>Seconds in an interval as PostgreSQL's extract(epoch) counts them: a year is 365.25 days, other months 30.</summary>
+    public static double EpochSeconds(long months, long micros) =>
+        micros / 1e6 + 365.25 * 86400 * (months / 12) + 30.0 * 86400 * (months % 12);
 
     public static VExpr ShiftDays(VExpr date, string op, VExpr days) =>
         new RangeVExpr(new ArithVExpr(op, date, days, ColumnKind.Date), ColumnKind.Date, MinDate, MaxDate, DateRange);
 
-    /// <summary>interval × number or interval ÷ number, rounded to the microsecond (half to even).</summary>
-    public static VExpr ScaleInterval(VExpr interval, string op, VExpr number)
+    /// <summary>interval × number or interval ÷ number, rounded to the microsecond (half to even); with months only × an integer.</summary>
+    public static VExpr ScaleInterval(VExpr interval, string op, VExpr number, int pos)
     {
-        var micros = ((IntervalVExpr)interval).Micros;
+        var iv = (IntervalVExpr)interval;
+        var micros = iv.Micros;
+        if (iv.Months is { } months)
+        {
+            if (op != "*" || number.Kind is not (ColumnKind.Int32 or ColumnKind.Int64))
+                throw new ExpressionException($"an interval with months can only be multiplied by an integer (a month has no fixed length), not {(op == "*" ? "by a " + ColumnTypes.Name(number.Kind) : "divided")}", pos);
+            var factor = Binder.Conform(number, ColumnKind.Int64, 0);
+            return new IntervalVExpr(new ArithVExpr("*", micros, factor, ColumnKind.Int64), null,
+                new ArithVExpr("*", Binder.Conform(months, ColumnKind.Int64, 0), factor, ColumnKind.Int64));
+        }
         if (op == "*" && number.Kind is ColumnKind.Int32 or ColumnKind.Int64)
             return new IntervalVExpr(new ArithVExpr("*", micros, Binder.Conform(number, ColumnKind.Int64, 0), ColumnKind.Int64), null);
         var product = new ArithVExpr(op, Binder.Conform(micros, ColumnKind.Float64, 0), Binder.Conform(number, ColumnKind.Float64, 0), ColumnKind.Float64);
@@ -145,6 +219,13 @@ public sealed class EpochOfIntervalVExpr(IntervalVExpr interval) : VExpr
         var n = ctx.Length;
         var v = IntCol.Of(interval.Micros, ctx);
         var o = new FixedOut<double>(ctx.Assembler, ColumnKind.Float64, n);
+        if (interval.Months is { } monthsExpr)
+        {
+            var m = IntCol.Of(monthsExpr, ctx);
+            for (var i = 0; i < n; i++)
+                if (v.IsNull(i) || m.IsNull(i)) o.Null(i); else o.Set(i, DateTimeKernels.EpochSeconds(m.Get(i), v.Get(i)));
+            return o.Finish();
+        }
         for (var i = 0; i < n; i++)
             if (v.IsNull(i)) o.Null(i); else o.Set(i, v.Get(i) / 1e6);
         return o.Finish();

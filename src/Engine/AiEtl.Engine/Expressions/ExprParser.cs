@@ -14,13 +14,6 @@ public sealed class ExprParser
     private readonly string _text;
     private int _pos;
     private int _depth;
-    private int _distinctFrom;
-
-    /// <summary>
-    /// IS [NOT] DISTINCT FROM is expanded into a CASE that names each operand more than once, so nesting them
-    /// multiplies the bound tree; a small cap keeps any expression's plan small.
-    /// </summary>
-    public const int MaxDistinctFrom = 8;
 
     /// <summary>How deeply parentheses, NOT and unary signs may nest (deeper input is an error, never a stack overflow).</summary>
     public const int MaxNesting = 256;
@@ -155,26 +148,13 @@ public sealed class ExprParser
             if (TryKeyword("DISTINCT"))
             {
                 if (!TryKeyword("FROM")) throw new ExpressionException($"expected FROM after IS {(negated ? "NOT " : "")}DISTINCT", _pos);
-                if (++_distinctFrom > MaxDistinctFrom)
-                    throw new ExpressionException($"at most {MaxDistinctFrom} IS [NOT] DISTINCT FROM in one expression", at);
-                left = DistinctFrom(left, ParseComparison(), negated, at);
+                left = new DistinctFromExpr(left, ParseComparison(), negated, at);
                 continue;
             }
             if (!TryKeyword("NULL")) throw new ExpressionException("expected NULL, NOT NULL, DISTINCT FROM or NOT DISTINCT FROM after IS", _pos);
             left = new IsNullExpr(left, negated, at);
         }
     }
-
-    /// <summary>
-    /// <c>a IS [NOT] DISTINCT FROM b</c>: equality that treats NULLs as equal values and is never NULL, written as
-    /// <c>CASE WHEN a IS NULL THEN b IS [NOT] NULL WHEN b IS NULL THEN TRUE|FALSE ELSE a &lt;&gt;|= b END</c>
-    /// (so types are checked as for the comparison, and each side is evaluated only where needed).
-    /// </summary>
-    private static CaseExpr DistinctFrom(Expr left, Expr right, bool negated, int at) => new(null,
-    [
-        new WhenClause(new IsNullExpr(left, false, at), new IsNullExpr(right, !negated, at)),
-        new WhenClause(new IsNullExpr(right, false, at), new Literal(!negated, at)),
-    ], new BinaryExpr(negated ? "=" : "<>", left, right, at), at);
 
     private static readonly string[] CompareOps = ["<=", ">=", "<>", "!=", "=", "<", ">"];
 
@@ -544,7 +524,28 @@ public sealed class ExprParser
         return null;
     }
 
-    /// <summary><c>INTERVAL '5' MINUTE</c>, <c>INTERVAL '5 minutes'</c>, <c>INTERVAL '1 hour 30 minutes'</c>.</summary>
+    /// <summary>Months in one unit of a calendar interval unit (year, month …), or null for a fixed-length unit.</summary>
+    private static long? UnitMonths(string unit)
+    {
+        var u = unit.ToLowerInvariant();
+        u = u switch
+        {
+            "y" or "yr" or "yrs" or "year" or "years" => "year",
+            "mon" or "mons" or "month" or "months" => "month",
+            "decade" or "decades" => "decade",
+            "century" or "centuries" => "century",
+            "millennium" or "millennia" or "millenniums" => "millennium",
+            _ => u,
+        };
+        return u switch { "year" => 12, "month" => 1, "decade" => 120, "century" => 1200, "millennium" => 12000, _ => null };
+    }
+
+    /// <summary>
+    /// <c>INTERVAL '5' MINUTE</c>, <c>INTERVAL '5 minutes'</c>, <c>INTERVAL '1 hour 30 minutes'</c>, <c>INTERVAL '1' MONTH</c>,
+    /// <c>INTERVAL '2 years 3 months 4 days'</c>, <c>INTERVAL '1-2' YEAR TO MONTH</c>. Months are kept apart from the
+    /// fixed part (a month has no fixed length); fractions spill as PostgreSQL does: a fraction of a year becomes whole
+    /// months (rounded), a fraction of a month becomes days of 30.
+    /// </summary>
     private IntervalLiteral ReadInterval(int at)
     {
         SkipWs();
@@ -553,31 +554,107 @@ public sealed class ExprParser
         var quoteAt = _pos;
         var body = ReadString().Trim();
         var parts = body.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        long total = 0;
+        long total = 0, months = 0;
         if (parts.Length == 1)
         {
             SkipWs();
             var unitAt = _pos;
-            var unit = TryIdentifier() ?? throw new ExpressionException($"expected a unit after INTERVAL '{body}' (SECOND, MINUTE, HOUR, DAY …)", unitAt);
-            var micros = UnitMicros(unit) ?? throw new ExpressionException(
-                unit.StartsWith("month", StringComparison.OrdinalIgnoreCase) || unit.StartsWith("year", StringComparison.OrdinalIgnoreCase)
-                    ? $"INTERVAL in {unit.ToUpperInvariant()} has no fixed length; use DAY or smaller units" : $"unknown interval unit '{unit}'", unitAt);
-            if (!decimal.TryParse(parts[0], System.Globalization.NumberStyles.AllowDecimalPoint | System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var amount))
-                throw new ExpressionException($"'{parts[0]}' is not a number", quoteAt);
-            total = IntervalMicros(amount, micros, quoteAt);
+            var unit = TryIdentifier() ?? throw new ExpressionException($"expected a unit after INTERVAL '{body}' (SECOND, MINUTE, HOUR, DAY, MONTH, YEAR …)", unitAt);
+            if (UnitMonths(unit) == 12)
+            {
+                var save = _pos;
+                if (TryKeyword("TO"))
+                {
+                    SkipWs();
+                    var toAt = _pos;
+                    var to = TryIdentifier();
+                    if (to == null || UnitMonths(to) != 1)
+                        throw new ExpressionException("only YEAR TO MONTH is supported after INTERVAL '…' YEAR TO", toAt);
+                    return new IntervalLiteral(0, body + " " + unit + " TO " + to, at, YearToMonth(body, quoteAt));
+                }
+                _pos = save;
+            }
+            var amount = Amount(parts[0], body, quoteAt);
+            if (UnitMonths(unit) is { } perUnit)
+            {
+                // PostgreSQL cuts INTERVAL '1.5' YEAR down to the named field; a whole number avoids that surprise.
+                if (decimal.Truncate(amount) != amount)
+                    throw new ExpressionException($"INTERVAL '{body}' {unit.ToUpperInvariant()} needs a whole number (write e.g. '1 year 6 months' or '1 month 15 days')", quoteAt);
+                (months, total) = CalendarAmount(amount, perUnit, quoteAt, 0, 0);
+            }
+            else
+            {
+                var micros = UnitMicros(unit) ?? throw new ExpressionException($"unknown interval unit '{unit}'", unitAt);
+                total = IntervalMicros(amount, micros, quoteAt);
+            }
         }
         else
         {
-            if (parts.Length % 2 != 0) throw new ExpressionException($"cannot read interval '{body}' (write e.g. '1 hour 30 minutes')", quoteAt);
+            if (parts.Length % 2 != 0) throw new ExpressionException($"cannot read interval '{body}' (write e.g. '1 hour 30 minutes' or '1 year 2 months')", quoteAt);
             for (var k = 0; k < parts.Length; k += 2)
             {
-                if (!decimal.TryParse(parts[k], System.Globalization.NumberStyles.AllowDecimalPoint | System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var amount))
-                    throw new ExpressionException($"'{parts[k]}' is not a number in interval '{body}'", quoteAt);
+                var amount = Amount(parts[k], body, quoteAt);
+                if (UnitMonths(parts[k + 1]) is { } perUnit)
+                {
+                    (months, total) = CalendarAmount(amount, perUnit, quoteAt, months, total);
+                    continue;
+                }
                 var micros = UnitMicros(parts[k + 1]) ?? throw new ExpressionException($"unknown interval unit '{parts[k + 1]}'", quoteAt);
                 total = IntervalMicros(amount, micros, quoteAt, total);
             }
         }
-        return new IntervalLiteral(total, body, at);
+        return new IntervalLiteral(total, body, at, months);
+    }
+
+    private static decimal Amount(string text, string body, int at) =>
+        decimal.TryParse(text, NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var amount)
+            ? amount : throw new ExpressionException($"'{text}' is not a number in interval '{body}'", at);
+
+    /// <summary>'Y-M' (optionally signed) of <c>YEAR TO MONTH</c> as months.</summary>
+    private static long YearToMonth(string body, int at)
+    {
+        var t = body;
+        var sign = 1;
+        if (t.StartsWith('-')) { sign = -1; t = t[1..]; }
+        else if (t.StartsWith('+')) t = t[1..];
+        var dash = t.IndexOf('-', StringComparison.Ordinal);
+        long y, m = 0;
+        bool ok;
+        if (dash > 0)
+            ok = long.TryParse(t[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out y)
+                & long.TryParse(t[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out m);
+        else ok = long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out y);
+        if (!ok || m > 11) throw new ExpressionException($"cannot read interval '{body}' as YEAR TO MONTH (write e.g. '1-2' for 1 year 2 months)", at);
+        try
+        {
+            return checked(sign * (y * 12 + m));
+        }
+        catch (OverflowException)
+        {
+            throw new ExpressionException("the interval is out of range", at);
+        }
+    }
+
+    /// <summary>Adds <paramref name="amount"/> units of <paramref name="perUnit"/> months: whole months, the rest as PostgreSQL spills it.</summary>
+    private static (long Months, long Micros) CalendarAmount(decimal amount, long perUnit, int at, long months, long micros)
+    {
+        const long MicrosPerMonth = 30 * 86_400_000_000L;
+        try
+        {
+            var whole = decimal.Truncate(amount);
+            var frac = amount - whole;
+            months = checked(months + (long)(whole * perUnit));
+            if (frac == 0) return (months, micros);
+            if (perUnit >= 12)
+                // PostgreSQL rounds a fraction of a year (decade …) to whole months.
+                return (checked(months + (long)decimal.Round(frac * perUnit, MidpointRounding.ToEven)), micros);
+            // A fraction of a month: 30-day months, down to the microsecond.
+            return (months, checked(micros + (long)decimal.Truncate(frac * MicrosPerMonth)));
+        }
+        catch (OverflowException)
+        {
+            throw new ExpressionException("the interval is out of range", at);
+        }
     }
 
     private static long IntervalMicros(decimal amount, long unitMicros, int at, long sum = 0)

@@ -396,6 +396,15 @@ public sealed class CompareVExpr(string op, VExpr left, VExpr right, ColumnKind 
         }
         var b = right.Eval(ctx);
         var (validity, nulls) = Bits.And(Bits.Validity(a, asm), Bits.Validity(b, asm), n, asm);
+        CompareInto(a, b, dst, ctx);
+        return asm.Fixed(ColumnKind.Bool, n, outBuf, validity, nulls);
+    }
+
+    /// <summary>Sets bit i of <paramref name="dst"/> (cleared by the caller) where <c>a[i] op b[i]</c>, ignoring validity.</summary>
+    internal unsafe void CompareInto(IArrowArray a, IArrowArray b, byte* dst, EvalContext ctx)
+    {
+        var n = ctx.Length;
+        var asm = ctx.Assembler;
         switch (operandKind)
         {
             case ColumnKind.Float64:
@@ -429,13 +438,45 @@ public sealed class CompareVExpr(string op, VExpr left, VExpr right, ColumnKind 
                 break;
             }
         }
-        return asm.Fixed(ColumnKind.Bool, n, outBuf, validity, nulls);
     }
 
     private unsafe void CompareArrays<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, byte* dst) where T : unmanaged, IComparable<T>
     {
         for (var i = 0; i < x.Length; i++)
             if (CompareOps.Test(_op, x[i].CompareTo(y[i]))) dst[i >> 3] |= (byte)(1 << (i & 7));
+    }
+}
+
+/// <summary>
+/// <c>a IS [NOT] DISTINCT FROM b</c>: equality in which NULL equals NULL and differs from any value; never NULL.
+/// Both sides are evaluated once; the equality kernel of <see cref="CompareVExpr"/> (same types, same float order)
+/// gives the value bits, which are then merged with the two validity bitmaps a byte at a time.
+/// </summary>
+public sealed class DistinctFromVExpr(CompareVExpr equal, bool negated) : VExpr
+{
+    public override ColumnKind Kind => ColumnKind.Bool;
+    public override string Describe() => $"({equal.Left.Describe()} IS {(negated ? "NOT " : "")}DISTINCT FROM {equal.Right.Describe()})";
+
+    public override unsafe IArrowArray Eval(EvalContext ctx)
+    {
+        var n = ctx.Length;
+        var asm = ctx.Assembler;
+        var bytes = Bits.Bytes(n);
+        var outBuf = asm.Rent(bytes + 64);
+        var dst = outBuf.Pointer;
+        new Span<byte>(dst, bytes + 8).Clear();
+        var a = equal.Left.Eval(ctx);
+        var b = equal.Right.Eval(ctx);
+        equal.CompareInto(a, b, dst, ctx);
+        var va = Bits.Validity(a, asm);
+        var vb = Bits.Validity(b, asm);
+        for (var i = 0; i < bytes; i++)
+        {
+            int am = va.IsEmpty ? 0xFF : va[i], bm = vb.IsEmpty ? 0xFF : vb[i];
+            var same = (am & bm & dst[i]) | (~am & ~bm & 0xFF);
+            dst[i] = (byte)(negated ? same : ~same);
+        }
+        return asm.Fixed(ColumnKind.Bool, n, outBuf, null, 0);
     }
 }
 

@@ -41,6 +41,10 @@ public static class ExprTree
             case IsNullExpr n:
                 into.Add(n.Operand);
                 return;
+            case DistinctFromExpr d:
+                into.Add(d.Left);
+                into.Add(d.Right);
+                return;
             case CastExpr c:
                 into.Add(c.Operand);
                 return;

@@ -491,6 +491,9 @@ public static class SqlParser
                     var hint = arg is Literal { Value: long or double } ? " (write INTERVAL '5' MINUTE rather than a bare number)" : "";
                     throw Error(arg.Position, $"the {(call.Name == "hop" ? (k == 1 ? "slide" : "size") : call.Name == "session" ? "gap" : "size")} of {fn} must be an INTERVAL literal, e.g. INTERVAL '1' MINUTE{hint}");
                 }
+                if (interval.Months != 0)
+                    throw Error(arg.Position, $"{fn} needs a fixed-size interval, not one in months or years (they have no fixed length); " +
+                        "use DAY or smaller units, or GROUP BY date_trunc('month', ts) for calendar months");
                 if (interval.Micros <= 0) throw Error(arg.Position, $"the interval of {fn} must be positive, got '{interval.Text}'");
                 sizes[k - 1] = interval.Micros;
             }
