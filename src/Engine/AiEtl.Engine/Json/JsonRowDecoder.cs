@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using AiEtl.Engine.Columns;
 using Apache.Arrow;
@@ -28,6 +29,9 @@ public sealed unsafe class JsonRowDecoder
 
     private readonly byte[][] _names;
     private readonly byte[]?[] _plainNames; // names that appear verbatim in JSON (no '"', '\\', control bytes)
+    private readonly Vector128<byte>[] _keyPatterns; // plain name + '"', zero-padded to 16 bytes
+    private readonly Vector128<byte>[] _keyMasks;    // 0xFF over the pattern's bytes
+    private readonly bool[] _keyPatternOk;           // the name is plain and at most 15 bytes
     private readonly string[] _nameText;
     private readonly ColumnKind[] _kinds;
     private readonly bool[] _required;
@@ -70,6 +74,9 @@ public sealed unsafe class JsonRowDecoder
         _names = new byte[n][];
         _plainNames = new byte[n][];
         _nameText = new string[n];
+        _keyPatterns = new Vector128<byte>[n];
+        _keyMasks = new Vector128<byte>[n];
+        _keyPatternOk = new bool[n];
         _kinds = new ColumnKind[n];
         _required = new bool[n];
         _timeFormats = new JsonTimeFormat[n];
@@ -82,7 +89,20 @@ public sealed unsafe class JsonRowDecoder
             _nameText[i] = f.Name;
             _names[i] = Encoding.UTF8.GetBytes(f.Name);
             if (_names[i].AsSpan().IndexOfAnyInRange((byte)0, (byte)0x1F) < 0 && _names[i].AsSpan().IndexOfAny((byte)'"', (byte)'\\') < 0)
+            {
                 _plainNames[i] = _names[i];
+                if (_names[i].Length <= 15)
+                {
+                    var pat = new byte[16];
+                    var mask = new byte[16];
+                    _names[i].CopyTo(pat, 0);
+                    pat[_names[i].Length] = (byte)'"';
+                    mask.AsSpan(0, _names[i].Length + 1).Fill(0xFF);
+                    _keyPatterns[i] = Vector128.Create(pat);
+                    _keyMasks[i] = Vector128.Create(mask);
+                    _keyPatternOk[i] = true;
+                }
+            }
             if (!ColumnTypes.TryFromArrow(f.DataType, out _kinds[i]))
                 problems.Add($"column '{f.Name}': Arrow type {f.DataType.Name} is not supported");
             if (!byName.TryAdd(f.Name, i))
@@ -254,17 +274,16 @@ public sealed unsafe class JsonRowDecoder
                 byte* q;
                 int col;
                 ReadOnlySpan<byte> key;
-                if ((uint)predicted < (uint)_plainNames.Length && _plainNames[predicted] is { } guess
-                    && end - keyStart > guess.Length && keyStart[guess.Length] == (byte)'"'
-                    && new ReadOnlySpan<byte>(keyStart, guess.Length).SequenceEqual(guess))
+                if (MatchesPredicted(predicted, keyStart, end))
                 {
                     // The key is the expected column's name verbatim (that name needs no escaping and is
                     // valid UTF-8, so the raw bytes are a complete, valid key): no scan needed.
-                    q = keyStart + guess.Length + 1;
+                    var len = _plainNames[predicted]!.Length;
+                    q = keyStart + len + 1;
                     col = predicted;
                     key = default;
                     _curKeyOffset = (int)(keyStart - start);
-                    _curKeyLength = guess.Length;
+                    _curKeyLength = len;
                 }
                 else
                 {
@@ -329,6 +348,23 @@ public sealed unsafe class JsonRowDecoder
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// Whether the bytes at <paramref name="keyStart"/> are column <paramref name="col"/>'s plain name and its
+    /// closing quote. Names of up to 15 bytes are compared in one masked 16-byte vector when the message
+    /// has 16 bytes left; otherwise byte-wise.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool MatchesPredicted(int col, byte* keyStart, byte* end)
+    {
+        var pats = _keyPatterns;
+        if ((uint)col >= (uint)pats.Length) return false;
+        if (Vector128.IsHardwareAccelerated && end - keyStart >= 16 && _keyPatternOk[col])
+            return ((Vector128.Load(keyStart) ^ pats[col]) & _keyMasks[col]) == Vector128<byte>.Zero;
+        var guess = _plainNames[col];
+        return guess != null && end - keyStart > guess.Length && keyStart[guess.Length] == (byte)'"'
+            && new ReadOnlySpan<byte>(keyStart, guess.Length).SequenceEqual(guess);
     }
 
     private ReadOnlySpan<byte> UnescapeToScratch(ReadOnlySpan<byte> raw)
@@ -562,6 +598,14 @@ public sealed unsafe class JsonRowDecoder
         if (neg) p++;
         var digits = p;
         ulong v = 0;
+        // Eight digits at a time while they last (SWAR), then byte by byte.
+        while (end - p >= 8)
+        {
+            var w = Unsafe.ReadUnaligned<ulong>(p);
+            if (!JsonScan.AreEightDigits(w)) break;
+            v = unchecked(v * 100_000_000 + JsonScan.EightDigits(w));
+            p += 8;
+        }
         while (p < end && IsDigit(*p))
         {
             v = unchecked(v * 10 + (uint)(*p - '0'));
@@ -775,7 +819,13 @@ public sealed unsafe class JsonRowDecoder
             var body = p + 1;
             p = ScanString(body, end, out var escaped);
             if (p == null) { _errColumn = col; return null; }
-            var text = new ReadOnlySpan<byte>(body, (int)(p - 1 - body));
+            var textLength = (int)(p - 1 - body);
+            if (!escaped && JsonTime.TryParseUtcTimestampFast(body, textLength, out var fast))
+            {
+                b.AppendInt64(fast);
+                return p;
+            }
+            var text = new ReadOnlySpan<byte>(body, textLength);
             if (escaped) text = UnescapeToScratch(text);
             var err = JsonTime.TryParseTimestamp(text, out var micros);
             if (err != null) return Fail(JsonErrorKind.InvalidTime, body - 1, err, col);

@@ -66,6 +66,24 @@ internal static unsafe class JsonScan
         return m.ExtractMostSignificantBits();
     }
 
+    /// <summary>Whether all eight bytes of <paramref name="w"/> (little-endian load) are ASCII digits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AreEightDigits(ulong w) =>
+        ((w & 0xF0F0F0F0F0F0F0F0UL) | (((w + 0x0606060606060606UL) & 0xF0F0F0F0F0F0F0F0UL) >> 4)) == 0x3333333333333333UL;
+
+    /// <summary>
+    /// Value of eight ASCII digits loaded little-endian (the first digit in the lowest byte, so it is the most
+    /// significant): pairs, then quads, then the whole (SWAR).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong EightDigits(ulong w)
+    {
+        w -= 0x3030303030303030UL;
+        w = (w * 10 + (w >> 8)) & 0x00FF00FF00FF00FFUL;
+        w = (w * 100 + (w >> 16)) & 0x0000FFFF0000FFFFUL;
+        return (w * 10000 + (w >> 32)) & 0xFFFFFFFFUL;
+    }
+
     /// <summary>
     /// Length of the well-formed UTF-8 sequence (2–4 bytes) starting with the non-ASCII byte at
     /// <paramref name="p"/>, or 0 when it is ill-formed (Unicode Table 3-7: no overlongs, no encoded

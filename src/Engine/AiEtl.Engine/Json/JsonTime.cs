@@ -67,6 +67,60 @@ internal static class JsonTime
         return null;
     }
 
+    /// <summary>
+    /// Fast path for the common form <c>YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z</c>: true with the same value as
+    /// <see cref="TryParseTimestamp"/>; false for anything else (a zone offset, or any problem), which the
+    /// caller then hands to <see cref="TryParseTimestamp"/> for the value or the precise error.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe bool TryParseUtcTimestampFast(byte* s, int length, out long micros)
+    {
+        micros = 0;
+        if (length < 20 || s[length - 1] != (byte)'Z') return false;
+        if (s[4] != (byte)'-' || s[7] != (byte)'-' || s[10] != (byte)'T' || s[13] != (byte)':' || s[16] != (byte)':') return false;
+        uint y0 = (uint)(s[0] - '0'), y1 = (uint)(s[1] - '0'), y2 = (uint)(s[2] - '0'), y3 = (uint)(s[3] - '0');
+        uint m0 = (uint)(s[5] - '0'), m1 = (uint)(s[6] - '0'), d0 = (uint)(s[8] - '0'), d1 = (uint)(s[9] - '0');
+        uint h0 = (uint)(s[11] - '0'), h1 = (uint)(s[12] - '0'), i0 = (uint)(s[14] - '0'), i1 = (uint)(s[15] - '0');
+        uint s0 = (uint)(s[17] - '0'), s1 = (uint)(s[18] - '0');
+        if (y0 > 9 || y1 > 9 || y2 > 9 || y3 > 9 || m0 > 9 || m1 > 9 || d0 > 9 || d1 > 9
+            || h0 > 9 || h1 > 9 || i0 > 9 || i1 > 9 || s0 > 9 || s1 > 9)
+            return false;
+        var y = (int)(y0 * 1000 + y1 * 100 + y2 * 10 + y3);
+        var mo = (int)(m0 * 10 + m1);
+        var d = (int)(d0 * 10 + d1);
+        var hh = (int)(h0 * 10 + h1);
+        var mi = (int)(i0 * 10 + i1);
+        var ss = (int)(s0 * 10 + s1);
+        if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, mo) || hh > 23 || mi > 59 || ss > 59) return false;
+        long frac = 0;
+        var i = 19;
+        var last = length - 1; // the 'Z'
+        if (i < last)
+        {
+            if (s[i] != (byte)'.') return false;
+            i++;
+            var digits = last - i;
+            if (digits is < 1 or > 9) return false;
+            for (; i < last; i++)
+                if ((uint)(s[i] - '0') > 9) return false;
+            frac = Fraction(s + 20, digits);
+        }
+        var seconds = DaysFromCivil(y, mo, d) * 86400L + hh * 3600 + mi * 60 + ss;
+        micros = seconds * MicrosPerSecond + frac;
+        return true;
+    }
+
+    /// <summary>Microseconds of 1–9 validated fraction digits (beyond the sixth truncated).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe long Fraction(byte* f, int digits)
+    {
+        long frac = 0;
+        var n = Math.Min(digits, 6);
+        for (var k = 0; k < n; k++) frac = frac * 10 + (f[k] - '0');
+        for (var k = n; k < 6; k++) frac *= 10;
+        return frac;
+    }
+
     /// <summary><c>YYYY-MM-DD</c> to days since the epoch. Returns null on success or a description.</summary>
     public static string? TryParseDate(ReadOnlySpan<byte> s, out int days)
     {
