@@ -78,12 +78,28 @@ public static class ServerProcess
         var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
         var log = new StreamWriter(logFile, append: true) { AutoFlush = true };
         var gate = new object();
-        p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (gate) log.WriteLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (gate) log.WriteLine(e.Data); };
+        var open = 2; // stdout and stderr; the log closes after both reach end of file
+        void OnLine(DataReceivedEventArgs e)
+        {
+            lock (gate)
+            {
+                if (e.Data != null)
+                {
+                    log.WriteLine(e.Data);
+                }
+                else if (--open == 0)
+                {
+                    log.Dispose();
+                }
+            }
+        }
+        // Not closed on Process.Exited: that event can come before the last lines are read from the pipes
+        // (and children of the server may keep them open longer), and a write to the closed log would throw
+        // on the reader's thread, which the runtime rethrows as an unhandled exception that aborts the test host.
+        p.OutputDataReceived += (_, e) => OnLine(e);
+        p.ErrorDataReceived += (_, e) => OnLine(e);
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        p.Exited += (_, _) => { lock (gate) log.Dispose(); };
-        p.EnableRaisingEvents = true;
         return p;
     }
 

@@ -68,6 +68,9 @@ public sealed class KafkaSource : ISource
 
     public bool IsBounded => false;
 
+    /// <summary>Readers derive the watermark per partition (<see cref="KafkaSourceReader"/> is an <see cref="ISplitEventTime"/>).</summary>
+    public string? EventTimeSplit => "partition";
+
     public ISourceReader CreateReader(ConnectorContext context)
     {
         ArgumentNullException.ThrowIfNull(context);

@@ -100,6 +100,87 @@ public sealed class CliRunTests : IDisposable
     }
 
     [Fact]
+    public async Task An_abort_exits_130_even_when_a_sink_is_stuck_writing_to_a_stdout_pipe_nobody_reads()
+    {
+        // `aietl run spec | consumer` where the consumer stops reading: the console sink fills the pipe and blocks
+        // in write(2), which no cancellation token interrupts. Neither the drain nor the abort can finish the task;
+        // the stop messages must still reach stderr and the process must exit 130 after the abort deadline.
+        var spec = Write("stuck.yaml", $$"""
+            name: stuck
+            source:
+              generator: { kind: orders, rate: 20000 }
+            sink:
+              console: { format: jsonl, max_rows: 1000000000 }
+            parallelism: 1
+            """);
+        var ct = TestContext.Current.CancellationToken;
+        using var p = Cli.Start(_dir, "run", spec, "--no-progress", "--stop-timeout", "1m");
+        var stderrLines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        p.ErrorDataReceived += (_, e) => { if (e.Data != null) stderrLines.Enqueue(e.Data); };
+        p.BeginErrorReadLine();
+        try
+        {
+            // Running (signal handlers installed) once the first row arrives; from here on stdout is never read again.
+            var first = await p.StandardOutput.ReadLineAsync(ct);
+            Assert.True(first != null, $"no output: {string.Join('\n', stderrLines)}");
+            await WaitUntilBlockedOnPipeWriteAsync(p);
+
+            global::AiEtl.TestSupport.ServerProcess.Signal(p.Id, global::AiEtl.TestSupport.ServerProcess.SIGINT);
+            var sw = Stopwatch.StartNew();
+            while (!stderrLines.Any(l => l.Contains("aietl: stopping", StringComparison.Ordinal)) && sw.Elapsed < TimeSpan.FromSeconds(60) && !p.HasExited)
+                await Task.Delay(50, ct);
+            Assert.True(stderrLines.Any(l => l.Contains("aietl: stopping", StringComparison.Ordinal)),
+                $"the stop message never reached stderr: {string.Join('\n', stderrLines)}");
+            Assert.False(p.HasExited, $"the drain finished although the sink cannot write (exit {(p.HasExited ? p.ExitCode : 0)})");
+
+            global::AiEtl.TestSupport.ServerProcess.Signal(p.Id, global::AiEtl.TestSupport.ServerProcess.SIGINT);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(60)); // the deadline is 5 s; generous for a loaded machine
+            try
+            {
+                await p.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                Assert.Fail($"aietl still running 60 s after the abort: {string.Join('\n', stderrLines)}");
+            }
+            p.WaitForExit(); // drains the stderr reader
+            var err = string.Join('\n', stderrLines);
+            Assert.True(p.ExitCode == 130, $"exit {p.ExitCode}: {err}");
+            Assert.Contains("aietl: aborting", err);
+            Assert.Contains("were abandoned", err);
+        }
+        finally
+        {
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>Waits until a thread of <paramref name="p"/> sleeps in a pipe write (Linux /proc wchan); on kernels
+    /// that hide wchan it gives the generator (20,000 rows/s) ample time to fill the 64 KiB pipe instead.</summary>
+    private static async Task WaitUntilBlockedOnPipeWriteAsync(Process p)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            try
+            {
+                foreach (var task in Directory.GetDirectories($"/proc/{p.Id}/task"))
+                    if (File.ReadAllText(Path.Combine(task, "wchan")).Contains("pipe_write", StringComparison.Ordinal)) return;
+            }
+            catch (IOException)
+            {
+                // a thread ended while we looked
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // wchan hidden: fall back to waiting
+            }
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+    }
+
+    [Fact]
     public async Task A_failing_pipeline_exits_1_with_the_error()
     {
         var blocker = Path.Combine(_dir, "not-a-dir");

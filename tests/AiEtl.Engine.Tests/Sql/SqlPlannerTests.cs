@@ -221,6 +221,8 @@ public sealed class SqlPlannerTests
         Assert.Contains("  sql:\n    Project customer_id, window_start, window_end, orders, (sum(amount) / orders) AS avg_amount\n", explain, StringComparison.Ordinal);
         Assert.Contains("Aggregate keys [customer_id] window TUMBLE(ts, 1m) allowed lateness 30s aggregates [count(*) AS orders, sum(amount)]", explain, StringComparison.Ordinal);
         Assert.Contains("=> keyed:customer_id [hash by customer_id]", explain, StringComparison.Ordinal);
+        // The generator's readers have no splits: the watermark follows the largest event time each task read.
+        Assert.Contains("    event time: ts, watermark = max event time read by each task - 5s\n", explain, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -114,7 +114,7 @@ public sealed partial class KafkaToClickHouseExampleTests(KafkaFixture kafka, Cl
             foreach (var part in new[]
             {
                 $"kafka({topic})", "Aggregate keys [customer_id] window TUMBLE(ts, 1m) aggregates [count(*) AS orders, sum(amount) AS revenue]",
-                "Filter (status = 'paid')", $"clickhouse(default.{table})", "source=KafkaSource (unbounded)", "event time: ts",
+                "Filter (status = 'paid')", $"clickhouse(default.{table})", "source=KafkaSource (unbounded)", "event time: ts, watermark per partition:",
                 "[hash by customer_id]", "-> sink sink (ClickHouseSink)",
             })
                 Assert.True(plan.Contains(part, StringComparison.Ordinal), $"explain lacks '{part}':\n{plan}");

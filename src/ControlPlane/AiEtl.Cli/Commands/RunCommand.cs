@@ -20,6 +20,9 @@ internal static class RunCommand
     /// <summary>How long tasks get to unwind after an abort before the process exits anyway.</summary>
     private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a stop/abort message may take to reach stderr before the caller moves on.</summary>
+    private static readonly TimeSpan NoticeWait = TimeSpan.FromMilliseconds(200);
+
     /// <summary>What <c>aietl run</c> was asked to do.</summary>
     internal sealed record RunSettings(string Path, bool Fresh, int? Parallelism, bool Progress, string StopTimeout,
         string? Savepoint = null, string? FromSavepoint = null, string LogLevel = "information", string LogFormat = "text",
@@ -101,22 +104,41 @@ internal static class RunCommand
         using var stop = new CancellationTokenSource();
         using var abort = new CancellationTokenSource();
         var signals = 0;
+        // Signal handlers must not block: the messages go out without the console lock (see StderrNotice),
+        // which a console sink blocked on a full stdout pipe would hold forever.
         void OnSignal(PosixSignalContext ctx)
         {
             ctx.Cancel = true;
             if (Interlocked.Increment(ref signals) == 1)
             {
                 var sp = settings.Savepoint != null ? $" (savepoint {settings.Savepoint})" : "";
-                Console.Error.WriteLine($"{Environment.NewLine}aietl: stopping: draining in-flight batches and taking a final checkpoint{sp} (again to abort)");
+                StderrNotice.Write($"{Environment.NewLine}aietl: stopping: draining in-flight batches and taking a final checkpoint{sp} (again to abort)", NoticeWait);
                 stop.Cancel();
                 abort.CancelAfter(stopTimeout);
             }
             else
             {
-                Console.Error.WriteLine("aietl: aborting");
+                StderrNotice.Write("aietl: aborting", NoticeWait);
                 abort.Cancel();
             }
         }
+
+        // The deadline after an abort is hard: a task stuck in a call that ignores cancellation (a write to a pipe
+        // nobody reads, a hung connection) must not keep the process alive. It runs on its own thread because the
+        // main thread may itself be blocked (printing progress behind the console lock, for one).
+        var exiting = 0; // 1: Execute is returning normally; 2: the deadline fired and the process is exiting
+        void ArmDeadline()
+        {
+            new Thread(() =>
+            {
+                Thread.Sleep(AbortGrace);
+                if (Interlocked.CompareExchange(ref exiting, 2, 0) != 0) return;
+                StderrNotice.Write($"aietl: aborted; tasks still blocked {AbortGrace.TotalSeconds:0}s after the abort were abandoned; the next run resumes from the last complete checkpoint", NoticeWait);
+                Environment.Exit(ExitCodes.Aborted);
+            })
+            { IsBackground = true, Name = "aietl abort deadline" }.Start();
+        }
+        using var deadline = abort.Token.Register(ArmDeadline);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 
@@ -142,20 +164,8 @@ internal static class RunCommand
         {
             var task = runner.RunAsync(stop.Token, abort.Token);
             var printer = settings.Progress && settings.LogFormat != "json" ? new ProgressPrinter(metrics) : null;
-            Stopwatch? sinceAbort = null;
             while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(printer != null && !Console.IsErrorRedirected ? 500 : 1000)))
-            {
                 printer?.Tick(sw.Elapsed, final: false);
-                if (!abort.IsCancellationRequested) continue;
-                sinceAbort ??= Stopwatch.StartNew();
-                // The deadline is hard: a task stuck in a call that ignores cancellation (a write to a pipe nobody
-                // reads, a hung connection) must not keep the process alive after the abort.
-                if (sinceAbort.Elapsed >= AbortGrace)
-                {
-                    Console.Error.WriteLine($"aietl: aborted; tasks still blocked {AbortGrace.TotalSeconds:0}s after the abort were abandoned; the next run resumes from the last complete checkpoint");
-                    return ExitCodes.Aborted;
-                }
-            }
             printer?.Tick(sw.Elapsed, final: true);
             var result = task.GetAwaiter().GetResult();
             deadLetters.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -194,6 +204,8 @@ internal static class RunCommand
         }
         finally
         {
+            // The deadline fired while this thread was finishing: let Environment.Exit complete with its exit code.
+            if (Interlocked.CompareExchange(ref exiting, 1, 0) == 2) Thread.Sleep(Timeout.Infinite);
             otlp?.Dispose();
             ops?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }

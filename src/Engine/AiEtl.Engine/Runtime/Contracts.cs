@@ -36,6 +36,13 @@ public interface ISource
     bool IsBounded { get; }
     /// <summary>Creates the reader for <c>context.Task.Index</c> of <c>context.Task.Parallelism</c>.</summary>
     ISourceReader CreateReader(ConnectorContext context);
+
+    /// <summary>
+    /// What one split is called (e.g. "partition") when this source's readers implement <see cref="ISplitEventTime"/>
+    /// and the watermark is therefore derived per split; null when it follows the largest event time a reader
+    /// returned. Only describes the plan (<c>aietl explain</c>); the runtime checks the reader itself.
+    /// </summary>
+    string? EventTimeSplit => null;
 }
 
 /// <summary>Pulls batches from one share of a source.</summary>

@@ -83,6 +83,16 @@ public sealed class JobGraph
         return Convert.ToHexStringLower(hash.AsSpan(0, 8));
     }
 
+    /// <summary>How a source task derives its watermark (as SourceTask does); downstream takes the least over tasks.</summary>
+    private static string DescribeWatermark(EventTimeSettings et, ISource? source)
+    {
+        var lag = Spec.SpecDuration.Format(et.MaxOutOfOrderness);
+        var text = source?.EventTimeSplit is { } split
+            ? $"watermark per {split}: each task's least, over its {split}s with data pending, of the {split}'s max event time - {lag} (the max when all have caught up)"
+            : $"watermark = max event time read by each task - {lag}";
+        return et.IdleTimeout is { } idle ? $"{text}; a task without data for {Spec.SpecDuration.Format(idle)} is idle and does not hold it back" : text;
+    }
+
     /// <summary>The physical plan as text: vertices with parallelism, operators and edges.</summary>
     public string Explain()
     {
@@ -93,8 +103,7 @@ public sealed class JobGraph
             sb.Append("  ").Append(v.Name).Append("  parallelism=").Append(v.Parallelism);
             if (v.Source != null) sb.Append("  source=").Append(v.Source.GetType().Name).Append(v.Source.IsBounded ? " (bounded)" : " (unbounded)");
             sb.Append('\n');
-            if (v.EventTime != null)
-                sb.Append("    event time: ").Append(v.EventTime.Column).Append(", watermark = max - ").Append(v.EventTime.MaxOutOfOrderness).Append('\n');
+            if (v.EventTime is { } et) sb.Append("    event time: ").Append(et.Column).Append(", ").Append(DescribeWatermark(et, v.Source)).Append('\n');
             foreach (var d in v.OperatorDescriptions) sb.Append("    -> ").Append(d).Append('\n');
             sb.Append("    schema: ").Append(string.Join(", ", v.OutputSchema.FieldsList.Select(f => $"{f.Name} {f.DataType.Name}"))).Append('\n');
             foreach (var e in v.Outputs)
