@@ -145,9 +145,12 @@ public sealed class NexmarkScenario : IScenario
         var sw = Stopwatch.StartNew();
         var rows = NexmarkKafka.Load(broker.BootstrapServers, events, partitions);
         var loadSeconds = sw.Elapsed.TotalSeconds;
+        var bidCounts = System.Array.Empty<long>();
         for (var s = 0; s < topics.Length; s++)
         {
-            var held = NexmarkKafka.PartitionCounts(broker.BootstrapServers, topics[s].Topic, topics[s].Item2).Sum();
+            var perPartition = NexmarkKafka.PartitionCounts(broker.BootstrapServers, topics[s].Topic, topics[s].Item2);
+            if (topics[s].Topic == "bid") bidCounts = perPartition;
+            var held = perPartition.Sum();
             if (held != rows[s])
                 throw new InvalidOperationException($"the broker holds {held:N0} {topics[s].Topic} messages after loading {rows[s]:N0}: the mock dropped data (more partitions needed)");
         }
@@ -156,6 +159,18 @@ public sealed class NexmarkScenario : IScenario
 
         var figures = new Figures();
         var table = report.Table ?? new Harness.Table("query", "events/s", "events/CPU-s", "rows out", "peak RSS MB", "duckdb events/s", "vs duckdb");
+        // Peer: bare Confluent.Kafka consumers draining the bid topic (values' lengths summed, nothing decoded): the
+        // fetch path's own limit from this broker.
+        var consume = measurer.Measure("kafka_consume", events, () => KafkaClickHousePeers.Consume(broker.BootstrapServers, "bid", bidCounts, p), out var consumed);
+        if (consumed.Messages != bids) throw new ResultMismatchException($"kafka_consume read {consumed.Messages:N0} bids, the topic holds {bids:N0}");
+        Log($"nexmark kafka: kafka_consume {Rate(consume.RowsPerSecond)} events/s, {Rate(consume.RowsPerCpuSecond)} events/CPU-s, {consumed.Bytes / (double)bids:F0} B per bid (runs ms: {consume.RunsText})");
+        figures.Add("kafka_consume", new Figures()
+            .Add("events_per_s", consume.RowsPerSecond, 0)
+            .Add("events_per_cpu_s", consume.RowsPerCpuSecond, 0)
+            .Add("messages", consumed.Messages)
+            .Add("bytes", consumed.Bytes));
+        table.Row("kafka_consume peer", Rate(consume.RowsPerSecond), Rate(consume.RowsPerCpuSecond), consumed.Messages.ToString("N0", CultureInfo.InvariantCulture),
+            consume.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), "", "");
         var run = 0;
         foreach (var q in Queries)
         {
