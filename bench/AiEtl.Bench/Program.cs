@@ -12,6 +12,7 @@ public static class Program
           list                                   the scenarios
           SCENARIO [--quick] [--rows N] [--runs N] [--parallelism N] [--out DIR] [--markdown]
                                                  run one scenario; writes DIR/SCENARIO.json (default bench/out)
+                 nexmark also: [--kafka | --kafka-only] [--kafka-events N]  the queries from the mock broker as JSON
           micro [BenchmarkDotNet args]           kernel micro-benchmarks (default: --filter *)
         """;
 

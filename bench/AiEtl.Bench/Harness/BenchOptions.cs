@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace AiEtl.Bench.Harness;
 
-/// <summary>Command-line options shared by every scenario: <c>SCENARIO [--quick] [--rows N] [--runs N] [--parallelism N] [--out DIR] [--markdown]</c>.</summary>
+/// <summary>Command-line options shared by every scenario: <c>SCENARIO [--quick] [--rows N] [--runs N] [--parallelism N] [--out DIR] [--markdown] [--kafka | --kafka-only] [--kafka-events N]</c>.</summary>
 public sealed record BenchOptions
 {
     public required string Scenario { get; init; }
@@ -13,6 +13,12 @@ public sealed record BenchOptions
     public int? Runs { get; init; }
     public int Parallelism { get; init; } = Environment.ProcessorCount;
     public required string OutDirectory { get; init; }
+    /// <summary>nexmark: also (or with <see cref="KafkaOnly"/>, only) run the queries from the mock broker as JSON.</summary>
+    public bool Kafka { get; init; }
+    /// <summary>nexmark: skip the in-process section and DuckDB (the report then holds only <c>kafka</c>).</summary>
+    public bool KafkaOnly { get; init; }
+    /// <summary>nexmark: events loaded into the broker; null means the scenario's default.</summary>
+    public long? KafkaEvents { get; init; }
     /// <summary>Also print the table as markdown (for RESULTS.md).</summary>
     public bool Markdown { get; init; }
 
@@ -33,6 +39,15 @@ public sealed record BenchOptions
                 case "--markdown":
                     o = o with { Markdown = true };
                     break;
+                case "--kafka":
+                    o = o with { Kafka = true };
+                    break;
+                case "--kafka-only":
+                    o = o with { Kafka = true, KafkaOnly = true };
+                    break;
+                case "--kafka-events":
+                    o = o with { KafkaEvents = ParseLong(a, Value(args, ref i)) };
+                    break;
                 case "--rows":
                     o = o with { Rows = ParseLong(a, Value(args, ref i)) };
                     break;
@@ -50,6 +65,7 @@ public sealed record BenchOptions
             }
         }
         if (o.Rows is <= 0) throw new UsageException("--rows must be positive");
+        if (o.KafkaEvents is <= 0) throw new UsageException("--kafka-events must be positive");
         if (o.Runs is <= 0) throw new UsageException("--runs must be positive");
         if (o.Parallelism <= 0) throw new UsageException("--parallelism must be positive");
         return o;

@@ -34,8 +34,13 @@ public sealed class MockBrokerProcess : IDisposable
     }
 
     /// <summary>Starts the child and waits (up to 60 s) for its bootstrap line.</summary>
-    public static MockBrokerProcess Start(int brokers, string topic, int partitions)
+    public static MockBrokerProcess Start(int brokers, string topic, int partitions) => Start(brokers, [(topic, partitions)]);
+
+    /// <summary>Starts the child with several topics created up front.</summary>
+    public static MockBrokerProcess Start(int brokers, IReadOnlyList<(string Topic, int Partitions)> topics)
     {
+        ArgumentNullException.ThrowIfNull(topics);
+        if (topics.Count == 0) throw new ArgumentException("at least one topic", nameof(topics));
         var exe = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this process's executable");
         var psi = new ProcessStartInfo(exe)
         {
@@ -45,8 +50,13 @@ public sealed class MockBrokerProcess : IDisposable
         };
         // Under `dotnet AiEtl.Bench.dll` the host is dotnet itself: pass the assembly first.
         if (Path.GetFileNameWithoutExtension(exe) == "dotnet") psi.ArgumentList.Add(typeof(MockBrokerProcess).Assembly.Location);
-        foreach (var a in new[] { Command, brokers.ToString(CultureInfo.InvariantCulture), topic, partitions.ToString(CultureInfo.InvariantCulture) })
-            psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add(Command);
+        psi.ArgumentList.Add(brokers.ToString(CultureInfo.InvariantCulture));
+        foreach (var (topic, partitions) in topics)
+        {
+            psi.ArgumentList.Add(topic);
+            psi.ArgumentList.Add(partitions.ToString(CultureInfo.InvariantCulture));
+        }
         var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start the mock broker process");
         var line = p.StandardOutput.ReadLineAsync();
         if (!line.Wait(TimeSpan.FromSeconds(60)) || line.Result is not { } text || !text.StartsWith("bootstrap ", StringComparison.Ordinal))
@@ -57,12 +67,12 @@ public sealed class MockBrokerProcess : IDisposable
         return new MockBrokerProcess(p, text["bootstrap ".Length..].Trim());
     }
 
-    /// <summary>The child's side: <c>kafka-mock-broker BROKERS TOPIC PARTITIONS</c>.</summary>
+    /// <summary>The child's side: <c>kafka-mock-broker BROKERS TOPIC PARTITIONS [TOPIC PARTITIONS …]</c>.</summary>
     public static int HostMain(ReadOnlySpan<string> args)
     {
-        if (args.Length != 3) throw new UsageException($"usage: {Command} BROKERS TOPIC PARTITIONS");
+        if (args.Length < 3 || args.Length % 2 == 0) throw new UsageException($"usage: {Command} BROKERS TOPIC PARTITIONS [TOPIC PARTITIONS ...]");
         using var cluster = KafkaMockCluster.Start(int.Parse(args[0], CultureInfo.InvariantCulture));
-        cluster.CreateTopic(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
+        for (var i = 1; i < args.Length; i += 2) cluster.CreateTopic(args[i], int.Parse(args[i + 1], CultureInfo.InvariantCulture));
         Console.Out.WriteLine("bootstrap " + cluster.BootstrapServers);
         Console.Out.Flush();
         // Live until the parent closes stdin (or dies).

@@ -30,7 +30,7 @@ public sealed class NexmarkScenario : IScenario
 
     public string Name => "nexmark";
 
-    public string Description => "Nexmark q0 q1 q2 q5 q7 q11 q14 q15 q16 q17 q21 q22 (bid stream, in-process generator -> SQL -> null) vs generator alone, duckdb";
+    public string Description => "Nexmark q0 q1 q2 q5 q7 q11 q14 q15 q16 q17 q21 q22 (bid stream, in-process generator -> SQL -> null) vs generator alone, duckdb; --kafka: also from the mock broker as JSON";
 
     private sealed record BenchSinkSpec(NullSink Sink) : SinkConnectorSpec
     {
@@ -46,6 +46,14 @@ public sealed class NexmarkScenario : IScenario
         var p = options.Parallelism;
         var root = RepoPaths.FindRoot() ?? throw new InvalidOperationException("run from inside the repository (bench/nexmark/ holds the queries)");
         var dir = Path.Combine(root, "bench", "nexmark");
+
+        if (options.KafkaOnly)
+        {
+            var only = new ScenarioReport { Scenario = Name, Rows = options.KafkaEvents ?? (options.Quick ? KafkaQuickEvents : KafkaDefaultEvents), Env = EnvInfo.Collect(options) };
+            only.Engine.Add("parallelism", (long)p);
+            RunKafka(options, measurer, dir, p, null, only);
+            return only;
+        }
 
         var table = new Harness.Table("query", "events/s", "events/CPU-s", "rows out", "peak RSS MB", "duckdb events/s", "vs duckdb");
         var queries = new Figures();
@@ -111,7 +119,99 @@ public sealed class NexmarkScenario : IScenario
         report.Extra.Add("queries", queries);
         report.Table = table;
         report.Notes.Add($"events = event numbers over person/auction/bid (46/50 are bids); per CPU-second = events / process user+sys CPU, generator included; {p} instances");
+        if (options.Kafka) RunKafka(options, measurer, dir, p, engine.ToDictionary(kv => kv.Key, kv => (events, kv.Value.RowsOut)), report);
         return report;
+    }
+
+    public const long KafkaDefaultEvents = 2_000_000;
+    public const long KafkaQuickEvents = 200_000;
+    private const int KafkaBrokers = 3;
+
+    /// <summary>
+    /// The realistic path: the events as JSON in the mock broker (a child process: its CPU is not counted), each query
+    /// through a Kafka-source pipeline planned from YAML into a null sink. Row counts must equal the in-process run's
+    /// over the same events (taken from <paramref name="inProcess"/> when it ran that many events, else run here untimed).
+    /// Adds <c>kafka</c> to the report's figures and its rows to the table.
+    /// </summary>
+    private static void RunKafka(BenchOptions options, Measurer measurer, string dir, int p,
+        Dictionary<string, (long Events, long RowsOut)>? inProcess, ScenarioReport report)
+    {
+        var events = options.KafkaEvents ?? (options.Quick ? KafkaQuickEvents : KafkaDefaultEvents);
+        var partitions = NexmarkKafka.PartitionsFor(events);
+        var topics = NexmarkKafka.Streams.Select((s, i) => (s.Topic, partitions[i])).ToArray();
+        Measurer.Settle();
+        using var broker = MockBrokerProcess.Start(KafkaBrokers, topics);
+        Log($"nexmark kafka: mock broker (pid {broker.Pid}, {KafkaBrokers} brokers) on {broker.BootstrapServers}; topics {string.Join(", ", topics.Select(t => $"{t.Topic} ({t.Item2} partitions)"))}");
+        var sw = Stopwatch.StartNew();
+        var rows = NexmarkKafka.Load(broker.BootstrapServers, events, partitions);
+        var loadSeconds = sw.Elapsed.TotalSeconds;
+        var bidCounts = System.Array.Empty<long>();
+        for (var s = 0; s < topics.Length; s++)
+        {
+            var perPartition = NexmarkKafka.PartitionCounts(broker.BootstrapServers, topics[s].Topic, topics[s].Item2);
+            if (topics[s].Topic == "bid") bidCounts = perPartition;
+            var held = perPartition.Sum();
+            if (held != rows[s])
+                throw new InvalidOperationException($"the broker holds {held:N0} {topics[s].Topic} messages after loading {rows[s]:N0}: the mock dropped data (more partitions needed)");
+        }
+        var bids = rows[^1];
+        Log($"nexmark kafka: loaded {events:N0} events as JSON ({rows[0]:N0} persons, {rows[1]:N0} auctions, {bids:N0} bids) in {loadSeconds:F1} s; counts checked against the broker's offsets");
+
+        var figures = new Figures();
+        var table = report.Table ?? new Harness.Table("query", "events/s", "events/CPU-s", "rows out", "peak RSS MB", "duckdb events/s", "vs duckdb");
+        // Peer: bare Confluent.Kafka consumers draining the bid topic (values' lengths summed, nothing decoded): the
+        // fetch path's own limit from this broker.
+        var consume = measurer.Measure("kafka_consume", events, () => KafkaClickHousePeers.Consume(broker.BootstrapServers, "bid", bidCounts, p), out var consumed);
+        if (consumed.Messages != bids) throw new ResultMismatchException($"kafka_consume read {consumed.Messages:N0} bids, the topic holds {bids:N0}");
+        Log($"nexmark kafka: kafka_consume {Rate(consume.RowsPerSecond)} events/s, {Rate(consume.RowsPerCpuSecond)} events/CPU-s, {consumed.Bytes / (double)bids:F0} B per bid (runs ms: {consume.RunsText})");
+        figures.Add("kafka_consume", new Figures()
+            .Add("events_per_s", consume.RowsPerSecond, 0)
+            .Add("events_per_cpu_s", consume.RowsPerCpuSecond, 0)
+            .Add("messages", consumed.Messages)
+            .Add("bytes", consumed.Bytes));
+        table.Row("kafka_consume peer", Rate(consume.RowsPerSecond), Rate(consume.RowsPerCpuSecond), consumed.Messages.ToString("N0", CultureInfo.InvariantCulture),
+            consume.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), "", "");
+        var run = 0;
+        foreach (var q in Queries)
+        {
+            var sql = File.ReadAllText(Path.Combine(dir, q + ".sql"));
+            if (NexmarkKafka.PlanError(broker.BootstrapServers, sql, p) is { } why)
+            {
+                Log($"nexmark kafka: {q,-4} not run: {why}");
+                figures.Add(q, new Figures().Add("not_run", why));
+                continue;
+            }
+            var expected = inProcess != null && inProcess.TryGetValue(q, out var ip) && ip.Events == events ? ip.RowsOut : RunEngine(events, p, sql);
+            var m = measurer.Measure("kafka-" + q, events, () => NexmarkKafka.Run(broker.BootstrapServers, $"bench-nexmark-{Environment.ProcessId}-{++run}", sql, p, bids), out var rowsOut);
+            if (rowsOut != expected)
+                throw new ResultMismatchException($"kafka {q}: {rowsOut:N0} rows from the broker, {expected:N0} in process over the same events");
+            Log($"nexmark kafka: {q,-4} {Rate(m.RowsPerSecond)} events/s, {Rate(m.RowsPerCpuSecond)} events/CPU-s, {rowsOut:N0} rows (= in process), peak RSS {m.PeakRssMb:F0} MB (runs ms: {m.RunsText})");
+            figures.Add(q, new Figures()
+                .Add("events_per_s", m.RowsPerSecond, 0)
+                .Add("events_per_cpu_s", m.RowsPerCpuSecond, 0)
+                .Add("bids_per_cpu_s", m.Best.CpuSeconds > 0 ? bids / m.Best.CpuSeconds : 0, 0)
+                .Add("rows_out", rowsOut)
+                .Add("rows_out_in_process", expected)
+                .Add("peak_rss_mb", m.PeakRssMb, 1)
+                .Add("cpu_s", m.Best.CpuSeconds, 3)
+                .Add("wall_s", m.Best.WallSeconds, 3));
+            table.Row("kafka " + q, Rate(m.RowsPerSecond), Rate(m.RowsPerCpuSecond), rowsOut.ToString("N0", CultureInfo.InvariantCulture),
+                m.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), "", "");
+        }
+        var brokerCpu = broker.CpuSeconds;
+        figures.Add("setup", new Figures()
+            .Add("events", events)
+            .Add("persons", rows[0])
+            .Add("auctions", rows[1])
+            .Add("bids", bids)
+            .Add("partitions", string.Join(",", topics.Select(t => $"{t.Topic}:{t.Item2}")))
+            .Add("load_seconds", loadSeconds, 1)
+            .Add("broker", $"librdkafka mock cluster ({KafkaBrokers} brokers) in a child process; its CPU ({brokerCpu:F1} s over the whole section) is not in the figures")
+            .Add("implementation", "pipeline planned from YAML: kafka source (topic bid, format json, bid schema declared, event_time date_time) -> SQL transform -> null sink; stopped gracefully once every bid is read")
+            .Add("verified_equal", "rows_out of every query = the in-process nexmark source run over the same events"));
+        report.Extra.Add("kafka", figures);
+        report.Table = table;
+        report.Notes.Add($"kafka: {events:N0} events ({bids:N0} bids) as JSON in the mock broker (own process, not counted); events/CPU-s = events / this process's CPU");
     }
 
     /// <summary>Plans and runs one query (or the generator alone when <paramref name="sql"/> is null); returns rows out.</summary>
