@@ -122,7 +122,9 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
             }
             var have = columns.ToDictionary(r => r[0], r => ChType.Parse(r[1]), StringComparer.Ordinal);
             var opts = o.For(table);
-            // Schema evolution: added columns are added (Nullable); a widened type is modified in place.
+            // Schema evolution: added columns are added (Nullable); a widened type is modified in place: a non-key column
+            // that cannot take the source's type, or cannot hold all its values (int → bigint: Int32 ← Int64) while the
+            // type the sink would create can, becomes that type.
             foreach (var (c, _) in info.Columns)
             {
                 var f = schema.GetFieldByName(c);
@@ -132,7 +134,8 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
                     await RetryAsync("ALTER TABLE ADD COLUMN", async x => { await _http!.ExecuteAsync($"ALTER TABLE {sql} ADD COLUMN {Ident(c)} {type}", x).ConfigureAwait(false); return 0; }, ct).ConfigureAwait(false);
                     have[c] = ChType.Parse(type);
                 }
-                else if (ColumnWriters.Create(f.DataType, f.IsNullable, t, out _) == null && !info.Key.Contains(c))
+                else if (!info.Key.Contains(c) && ColumnWriters.Create(f.DataType, f.IsNullable, t, out _) is var current
+                         && (current == null || (current.MayReject && ColumnWriters.Create(f.DataType, f.IsNullable, ChType.Parse(TablePlan.TypeFor(f.DataType, true, opts, Server)), out _) is { MayReject: false })))
                 {
                     var type = TablePlan.TypeFor(f.DataType, true, opts, Server);
                     await RetryAsync("ALTER TABLE MODIFY COLUMN", async x => { await _http!.ExecuteAsync($"ALTER TABLE {sql} MODIFY COLUMN {Ident(c)} {type}", x).ConfigureAwait(false); return 0; }, ct).ConfigureAwait(false);
@@ -270,11 +273,33 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
                 need = BlockBytes(t, cols, start, n);
             }
             if (_bufferedBytes + need > o.BatchBytes) await FlushAllAsync(ct).ConfigureAwait(false);
+            CheckValues(t, cols, start, n);
             var before = t.Buffer.Length;
             WriteBlock(t, cols, start, n);
             _bufferedBytes += t.Buffer.Length - before;
             start += n;
             count -= n;
+        }
+    }
+
+    /// <summary>
+    /// Values the target column cannot hold (out of range, NULL into a non-Nullable column) stop the pipeline: a change
+    /// stream cannot skip one change, and writing a wrapped or default value would lose it silently. Deletes are exempt
+    /// (only their key matters).
+    /// </summary>
+    private void CheckValues(Target t, IArrowArray[] cols, int start, int count)
+    {
+        RowRejects? rejects = null;
+        foreach (var c in t.Columns)
+            if (c.Writer.MayReject) c.Writer.Check(cols[c.Input], start, count, c.Name, rejects ??= new RowRejects());
+        if (rejects == null || rejects.IsEmpty) return;
+        var ops = (StringArray)cols[CdcColumnsIndex.Op];
+        foreach (var (row, reason) in rejects.Sorted)
+        {
+            if (ops.GetBytes(row)[0] == (byte)'d') continue;
+            throw new ClickHouseSinkException(
+                $"clickhouse_cdc sink '{o.Name}': a change of {t.Info.Table} (key {KeyText(t, cols, row).Replace('\u0001', ',')}) does not fit {o.Database}.{t.Table}: {reason}. " +
+                "A change stream cannot skip a change, so the pipeline stops; widen the column in ClickHouse (ALTER TABLE … MODIFY COLUMN) and restart");
         }
     }
 
