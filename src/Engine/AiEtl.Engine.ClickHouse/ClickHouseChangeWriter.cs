@@ -94,6 +94,19 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The type to modify an existing column to, or null to keep it: a column that cannot take the input type becomes
+    /// <paramref name="natural"/> (what the sink creates); one whose values cannot hold all of the input's (Int32 ← Int64)
+    /// while <paramref name="natural"/>'s can becomes it, keeping the column's nullability (a NOT NULL column stays one).
+    /// </summary>
+    internal static string? Widened(IArrowType input, ChType have, ChType natural)
+    {
+        var current = ColumnWriters.Create(input, false, have.Base, out _);
+        if (current == null) return natural.Text;
+        if (!current.MayReject || ColumnWriters.Create(input, false, natural.Base, out _) is not { MayReject: false }) return null;
+        return have.Kind == ChKind.Nullable ? natural.Text : natural.Base.Text;
+    }
+
     /// <summary>A new batch schema: create or evolve the target tables it describes and plan their columns.</summary>
     private async Task PrepareAsync(Schema schema, CancellationToken ct)
     {
@@ -134,10 +147,8 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
                     await RetryAsync("ALTER TABLE ADD COLUMN", async x => { await _http!.ExecuteAsync($"ALTER TABLE {sql} ADD COLUMN {Ident(c)} {type}", x).ConfigureAwait(false); return 0; }, ct).ConfigureAwait(false);
                     have[c] = ChType.Parse(type);
                 }
-                else if (!info.Key.Contains(c) && ColumnWriters.Create(f.DataType, f.IsNullable, t, out _) is var current
-                         && (current == null || (current.MayReject && ColumnWriters.Create(f.DataType, f.IsNullable, ChType.Parse(TablePlan.TypeFor(f.DataType, true, opts, Server)), out _) is { MayReject: false })))
+                else if (!info.Key.Contains(c) && Widened(f.DataType, t, ChType.Parse(TablePlan.TypeFor(f.DataType, true, opts, Server))) is { } type)
                 {
-                    var type = TablePlan.TypeFor(f.DataType, true, opts, Server);
                     await RetryAsync("ALTER TABLE MODIFY COLUMN", async x => { await _http!.ExecuteAsync($"ALTER TABLE {sql} MODIFY COLUMN {Ident(c)} {type}", x).ConfigureAwait(false); return 0; }, ct).ConfigureAwait(false);
                     have[c] = ChType.Parse(type);
                 }

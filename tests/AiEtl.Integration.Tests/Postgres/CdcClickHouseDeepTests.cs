@@ -1,4 +1,5 @@
 using System.Text;
+using AiEtl.Engine.ClickHouse;
 using AiEtl.TestSupport;
 using Npgsql;
 
@@ -220,5 +221,47 @@ public sealed partial class CdcClickHouseTests
         Assert.Equal(100, await ch.Server.CountAsync("SELECT count() FROM chfailmode.t FINAL WHERE NOT is_deleted", Ct));
         Assert.Equal(0, await ch.Server.CountAsync("SELECT count() FROM chfailmode.t WHERE id = 101", Ct));
         Assert.Equal("Nullable(Int32)", (await ch.Server.QueryAsync("SELECT type FROM system.columns WHERE database = 'chfailmode' AND table = 't' AND name = 'a' FORMAT TabSeparated", Ct)).Trim());
+    }
+
+    [Fact]
+    public async Task A_value_a_user_created_key_column_cannot_hold_stops_the_pipeline_instead_of_wrapping()
+    {
+        await using var h = await CdcHarness.CreateAsync(pg.Server, "chnarrow", Ct);
+        await CdcHarness.ExecAsync(h.Source, "CREATE TABLE t (id int PRIMARY KEY, a int); INSERT INTO t VALUES (1, 1), (2, 2)", Ct);
+        await ch.Server.QueryAsync("CREATE DATABASE IF NOT EXISTS chnarrow", Ct);
+        await ch.Server.QueryAsync($"CREATE TABLE chnarrow.t (id Int16, a Nullable(Int32), _lsn Int64, _tx_seq Int64, _commit_time Nullable(Int64), " +
+            $"{ClickHouseChangeSinkOptions.VersionColumn} UInt64, {ClickHouseChangeSinkOptions.DeletedColumn} UInt8) ENGINE = ReplacingMergeTree({ClickHouseChangeSinkOptions.VersionColumn}) ORDER BY id", Ct);
+        var run = h.Start(h.Yaml("public.t", sink: Sink(ch.Server, "chnarrow")), Registry());
+        const string pgSql = "SELECT upper(encode(convert_to(concat_ws('|', id::text, coalesce(a::text, '~')), 'UTF8'), 'hex')) FROM t ORDER BY id";
+        const string chSql = "SELECT hex(concat(toString(id), '|', ifNull(toString(a), '~'))) FROM chnarrow.t FINAL WHERE NOT is_deleted ORDER BY id FORMAT TabSeparated";
+        await WaitEqualAsync(h.Source, pgSql, chSql, run);
+        await CdcHarness.ExecAsync(h.Source, "INSERT INTO t VALUES (40000, 3)", Ct);
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => run.Task.WaitAsync(TimeSpan.FromSeconds(120), Ct));
+        var all = e.ToString();
+        Assert.Contains("key 40000", all, StringComparison.Ordinal);
+        Assert.Contains("out of the target's range", all, StringComparison.Ordinal);
+        Assert.Equal(0, await ch.Server.CountAsync("SELECT count() FROM chnarrow.t WHERE id NOT IN (1, 2)", Ct));
+    }
+}
+
+/// <summary>Which existing ClickHouse columns the clickhouse_cdc sink widens when the source's type changes.</summary>
+public sealed class ClickHouseChangeWidenTests
+{
+    [Theory]
+    [InlineData("int64", "Nullable(Int32)", "Nullable(Int64)", "Nullable(Int64)")]
+    [InlineData("int64", "Int32", "Nullable(Int64)", "Int64")]
+    [InlineData("int64", "Nullable(Int64)", "Nullable(Int64)", null)]
+    [InlineData("int32", "Nullable(Int64)", "Nullable(Int32)", null)]
+    [InlineData("string", "Nullable(Int32)", "Nullable(String)", "Nullable(String)")]
+    [InlineData("string", "String", "Nullable(String)", null)]
+    public void Widened_type(string input, string have, string natural, string? expected)
+    {
+        Apache.Arrow.Types.IArrowType type = input switch
+        {
+            "int64" => Apache.Arrow.Types.Int64Type.Default,
+            "int32" => Apache.Arrow.Types.Int32Type.Default,
+            _ => Apache.Arrow.Types.StringType.Default,
+        };
+        Assert.Equal(expected, ClickHouseChangeWriter.Widened(type, ChType.Parse(have), ChType.Parse(natural)));
     }
 }
