@@ -94,6 +94,19 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The type to modify an existing column to, or null to keep it: a column that cannot take the input type becomes
+    /// <paramref name="natural"/> (what the sink creates); one whose values cannot hold all of the input's (Int32 ← Int64)
+    /// while <paramref name="natural"/>'s can becomes it, keeping the column's nullability (a NOT NULL column stays one).
+    /// </summary>
+    internal static string? Widened(IArrowType input, ChType have, ChType natural)
+    {
+        var current = ColumnWriters.Create(input, false, have.Base, out _);
+        if (current == null) return natural.Text;
+        if (!current.MayReject || ColumnWriters.Create(input, false, natural.Base, out _) is not { MayReject: false }) return null;
+        return have.Kind == ChKind.Nullable ? natural.Text : natural.Base.Text;
+    }
+
     /// <summary>A new batch schema: create or evolve the target tables it describes and plan their columns.</summary>
     private async Task PrepareAsync(Schema schema, CancellationToken ct)
     {
@@ -122,7 +135,9 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
             }
             var have = columns.ToDictionary(r => r[0], r => ChType.Parse(r[1]), StringComparer.Ordinal);
             var opts = o.For(table);
-            // Schema evolution: added columns are added (Nullable); a widened type is modified in place.
+            // Schema evolution: added columns are added (Nullable); a widened type is modified in place: a non-key column
+            // that cannot take the source's type, or cannot hold all its values (int → bigint: Int32 ← Int64) while the
+            // type the sink would create can, becomes that type.
             foreach (var (c, _) in info.Columns)
             {
                 var f = schema.GetFieldByName(c);
@@ -132,9 +147,8 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
                     await RetryAsync("ALTER TABLE ADD COLUMN", async x => { await _http!.ExecuteAsync($"ALTER TABLE {sql} ADD COLUMN {Ident(c)} {type}", x).ConfigureAwait(false); return 0; }, ct).ConfigureAwait(false);
                     have[c] = ChType.Parse(type);
                 }
-                else if (ColumnWriters.Create(f.DataType, f.IsNullable, t, out _) == null && !info.Key.Contains(c))
+                else if (!info.Key.Contains(c) && Widened(f.DataType, t, ChType.Parse(TablePlan.TypeFor(f.DataType, true, opts, Server))) is { } type)
                 {
-                    var type = TablePlan.TypeFor(f.DataType, true, opts, Server);
                     await RetryAsync("ALTER TABLE MODIFY COLUMN", async x => { await _http!.ExecuteAsync($"ALTER TABLE {sql} MODIFY COLUMN {Ident(c)} {type}", x).ConfigureAwait(false); return 0; }, ct).ConfigureAwait(false);
                     have[c] = ChType.Parse(type);
                 }
@@ -270,11 +284,33 @@ internal sealed class ClickHouseChangeWriter(ClickHouseChangeSinkOptions o, Sche
                 need = BlockBytes(t, cols, start, n);
             }
             if (_bufferedBytes + need > o.BatchBytes) await FlushAllAsync(ct).ConfigureAwait(false);
+            CheckValues(t, cols, start, n);
             var before = t.Buffer.Length;
             WriteBlock(t, cols, start, n);
             _bufferedBytes += t.Buffer.Length - before;
             start += n;
             count -= n;
+        }
+    }
+
+    /// <summary>
+    /// Values the target column cannot hold (out of range, NULL into a non-Nullable column) stop the pipeline: a change
+    /// stream cannot skip one change, and writing a wrapped or default value would lose it silently. Deletes are exempt
+    /// (only their key matters).
+    /// </summary>
+    private void CheckValues(Target t, IArrowArray[] cols, int start, int count)
+    {
+        RowRejects? rejects = null;
+        foreach (var c in t.Columns)
+            if (c.Writer.MayReject) c.Writer.Check(cols[c.Input], start, count, c.Name, rejects ??= new RowRejects());
+        if (rejects == null || rejects.IsEmpty) return;
+        var ops = (StringArray)cols[CdcColumnsIndex.Op];
+        foreach (var (row, reason) in rejects.Sorted)
+        {
+            if (ops.GetBytes(row)[0] == (byte)'d') continue;
+            throw new ClickHouseSinkException(
+                $"clickhouse_cdc sink '{o.Name}': a change of {t.Info.Table} (key {KeyText(t, cols, row).Replace('\u0001', ',')}) does not fit {o.Database}.{t.Table}: {reason}. " +
+                "A change stream cannot skip a change, so the pipeline stops; widen the column in ClickHouse (ALTER TABLE … MODIFY COLUMN) and restart");
         }
     }
 

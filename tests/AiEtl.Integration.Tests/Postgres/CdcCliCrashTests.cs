@@ -10,7 +10,7 @@ public sealed class CdcCliCrashTests(PostgresFixture fx)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static string AietlDll()
+    internal static string AietlDll()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir != null && !File.Exists(Path.Combine(dir.FullName, "AiEtl.Engine.sln"))) dir = dir.Parent;
@@ -21,7 +21,7 @@ public sealed class CdcCliCrashTests(PostgresFixture fx)
         return dll;
     }
 
-    private static Process StartAietl(string dir, string spec)
+    internal static Process StartAietl(string dir, string spec)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
         {

@@ -19,7 +19,7 @@ public sealed class CdcClickHouseCollection : ICollectionFixture<PostgresFixture
 /// equals the PostgreSQL table row by row (each row rendered to the same text on both sides).
 /// </summary>
 [Collection("cdc-clickhouse")]
-public sealed class CdcClickHouseTests(PostgresFixture pg, ClickHouseFixture ch)
+public sealed partial class CdcClickHouseTests(PostgresFixture pg, ClickHouseFixture ch)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -18,13 +18,13 @@ public sealed class PostgresCdcTests(PostgresFixture fx)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private const string WideTable = """
+    internal const string WideTable = """
         CREATE TABLE wide (
           id bigint PRIMARY KEY, i int, s smallint, n numeric(20,6), t text, big text, ts timestamptz, tsl timestamp,
           d date, j jsonb, js json, arr int[], tarr text[], u uuid, b bool, f float8, r real, by bytea)
         """;
 
-    private static string WideRow(Random rng, long id, bool bigText)
+    internal static string WideRow(Random rng, long id, bool bigText)
     {
         string Q(string s) => "'" + s.Replace("'", "''", StringComparison.Ordinal) + "'";
         string N(string v) => rng.Next(8) == 0 ? "NULL" : v;
