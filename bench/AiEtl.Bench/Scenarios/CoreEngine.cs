@@ -52,7 +52,8 @@ public static class CoreEngine
         return (Interlocked.Read(ref sink.Rows), sink.Sum);
     }
 
-    private static readonly Lazy<ILoggerFactory> SharedLogging = new(() => LoggerFactory.Create(b => b
+    /// <summary>The logging <c>aietl run</c> sets up at default settings, created once per process (shared by the scenarios' observed runs).</summary>
+    internal static readonly Lazy<ILoggerFactory> SharedLogging = new(() => LoggerFactory.Create(b => b
         .SetMinimumLevel(LogLevel.Information)
         .AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = true; })
         .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)));

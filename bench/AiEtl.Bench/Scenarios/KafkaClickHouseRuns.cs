@@ -46,7 +46,9 @@ public sealed class KafkaClickHouseEngine(string brokers, string topic, ClickHou
         """;
 
     /// <summary>One run into a fresh table; returns the job's result (the caller checks the table afterwards).</summary>
-    public JobResult Run(string? table, DeliveryGuarantee delivery, long rows)
+    /// <param name="observed">With what <c>aietl run --metrics-port</c> adds at default settings (as <see cref="CoreEngine.Run"/>):
+    /// console logging at Information (scopes on) and the Prometheus collector listening to every instrument of the run.</param>
+    public JobResult Run(string? table, DeliveryGuarantee delivery, long rows, bool observed = false)
     {
         if (table != null) clickHouse.QueryAsync($"DROP TABLE IF EXISTS {table}").GetAwaiter().GetResult();
         var group = $"bench-{Environment.ProcessId}-{++_run}";
@@ -55,8 +57,10 @@ public sealed class KafkaClickHouseEngine(string brokers, string topic, ClickHou
         var registry = ClickHouseConnectors.Register(KafkaConnectors.Register(BuiltinConnectors.Create()));
         var plan = Planner.Plan(loaded.Spec!, registry);
         using var metrics = new EngineMetrics("kafka-clickhouse-bench");
+        using var exposition = observed ? new AiEtl.Engine.Hosting.PrometheusExposition(metrics) : null;
         var options = new JobOptions
         {
+            LoggerFactory = observed ? CoreEngine.SharedLogging.Value : null,
             DeadLetters = new FailingDeadLetters(),
             Metrics = metrics,
             CheckpointInterval = checkpointInterval,
@@ -92,6 +96,8 @@ public sealed class KafkaClickHouseEngine(string brokers, string topic, ClickHou
         var result = job.GetAwaiter().GetResult();
         if (result.SourceRows != rows || result.SinkRows != rows)
             throw new ResultMismatchException($"engine ({delivery}): read {result.SourceRows:N0} and wrote {result.SinkRows:N0} rows, expected {rows:N0}");
+        if (exposition != null && !exposition.Scrape().Contains("aietl_operator_rows_in_total", StringComparison.Ordinal))
+            throw new InvalidOperationException("the Prometheus collector saw no engine metrics");
         return result;
     }
 

@@ -59,7 +59,11 @@ public sealed class KafkaClickHouseScenario : IScenario
             var engine = new KafkaClickHouseEngine(broker.BootstrapServers, Topic, ch, p, CheckpointInterval);
             var alo = measurer.Measure("engine", rows, () => engine.Run("kc_alo", DeliveryGuarantee.AtLeastOnce, rows), out _);
             CheckTable(ch, "kc_alo", "engine (at-least-once)", expected);
-            Log($"kafka-clickhouse: engine ALO {CoreScenario.Rate(alo.RowsPerSecond)} rows/s (runs ms: {alo.RunsText})");
+            Log($"kafka-clickhouse: engine ALO {CoreScenario.Rate(alo.RowsPerSecond)} rows/s, {CoreScenario.Rate(alo.RowsPerCpuSecond)} rows/CPU-s (runs ms: {alo.RunsText})");
+
+            var observed = measurer.Measure("engine_observed", rows, () => engine.Run("kc_obs", DeliveryGuarantee.AtLeastOnce, rows, observed: true), out _);
+            CheckTable(ch, "kc_obs", "engine observed (at-least-once)", expected);
+            Log($"kafka-clickhouse: engine ALO with logging + metrics collector {CoreScenario.Rate(observed.RowsPerSecond)} rows/s, {CoreScenario.Rate(observed.RowsPerCpuSecond)} rows/CPU-s (runs ms: {observed.RunsText})");
 
             var eos = measurer.Measure("engine_eos", rows, () => engine.Run("kc_eos", DeliveryGuarantee.ExactlyOnce, rows), out var eosResult);
             CheckTable(ch, "kc_eos", "engine (exactly-once)", expected);
@@ -117,7 +121,7 @@ public sealed class KafkaClickHouseScenario : IScenario
                 Check("json_poco", expected, j);
                 Log($"kafka-clickhouse: json_poco {CoreScenario.Rate(poco.RowsPerSecond)} msgs/s on one thread (runs ms: {poco.RunsText})");
             }
-            return BuildReport(options, rows, expected, partitions, messageBytes, loadSeconds, ch.Version, alo, eos, sourceOnly, decode,
+            return BuildReport(options, rows, expected, partitions, messageBytes, loadSeconds, ch.Version, alo, observed, eos, sourceOnly, decode,
                 [(consume, p), (insert, p), (poco, 1)], brokerCpu);
         }
         finally
@@ -196,7 +200,7 @@ public sealed class KafkaClickHouseScenario : IScenario
     }
 
     private static ScenarioReport BuildReport(BenchOptions options, long rows, OrdersChecksum expected, int partitions, long messageBytes,
-        double loadSeconds, string chVersion, Measurement alo, Measurement eos, Measurement sourceOnly, Measurement decode,
+        double loadSeconds, string chVersion, Measurement alo, Measurement observed, Measurement eos, Measurement sourceOnly, Measurement decode,
         (Measurement M, int Threads)[] peers, double brokerCpu)
     {
         var consume = peers[0].M;
@@ -241,6 +245,14 @@ public sealed class KafkaClickHouseScenario : IScenario
             .Add("vs_json_poco", decodeVsPoco, 3)
             .Add("eos_cost", eosCost, 3)
             .Add("eos_vs_alo", eos.RowsPerSecond / alo.RowsPerSecond, 3);
+        report.Extra.Add("observability", new Figures()
+            .Add("what", "engine_observed = the at-least-once run with console logging at Information (scopes on; one logger factory per process) and the Prometheus collector (a MeterListener on every instrument of the run) attached, measured right after the plain run")
+            .Add("plain_rows_per_s", alo.RowsPerSecond, 0)
+            .Add("observed_rows_per_s", observed.RowsPerSecond, 0)
+            .Add("plain_rows_per_cpu_s", alo.RowsPerCpuSecond, 0)
+            .Add("observed_rows_per_cpu_s", observed.RowsPerCpuSecond, 0)
+            .Add("observed_vs_plain_rows_per_s", observed.RowsPerSecond / alo.RowsPerSecond, 3)
+            .Add("observed_vs_plain_rows_per_cpu_s", observed.RowsPerCpuSecond / alo.RowsPerCpuSecond, 3));
         report.Extra.Add("targets", new Figures()
             .Add("end_to_end_vs_slower_raw_peer_min", 0.7, 2)
             .Add("end_to_end_met", alo.RowsPerSecond >= 0.7 * slower)

@@ -73,7 +73,7 @@ public sealed class AietlPipelineService : IHostedService, IAsyncDisposable
         var store = _options.CheckpointStore ?? StoreFor(spec, out _);
         var interval = spec.Checkpoint?.Interval ?? (_options.CheckpointStore != null || spec.Checkpoint?.Dir != null || spec.EffectiveDelivery == DeliveryGuarantee.ExactlyOnce ? TimeSpan.FromSeconds(10) : null);
         if (_options.Fresh) store.DiscardCheckpoints();
-        _metrics = new EngineMetrics(spec.Name);
+        _metrics = new EngineMetrics(spec.Secrets.Redact(spec.Name)); // labels, /status, client ids: the name may be interpolated from a secret
         _deadLetters = new JsonLinesDeadLetterOutput(spec.DeadLetterFile, spec.Name);
         var runner = new JobRunner(plan.Graph, new JobOptions
         {

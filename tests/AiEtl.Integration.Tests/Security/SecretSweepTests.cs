@@ -9,6 +9,8 @@ namespace AiEtl.Integration.Tests.Security;
 /// <c>explain</c>, stdout and stderr of <c>run</c> (with its progress / metrics line), a failing run whose error quotes the
 /// interpolated database name back from the server, the dead-letter file and the checkpoint files.
 /// The pipeline loads into ClickHouse over HTTPS (custom CA) as a user with a password.
+/// A second, rate-limited run adds the operations surface: <c>--metrics-port</c> (<c>/metrics</c>, <c>/status</c>,
+/// <c>/readyz</c>, <c>/healthz</c> scraped while it runs) and <c>--log-format json --log-level debug</c> (every log line).
 /// </summary>
 public sealed class SecretSweepTests(SecureClickHouseFixture fx) : IClassFixture<SecureClickHouseFixture>, IDisposable
 {
@@ -82,6 +84,95 @@ public sealed class SecretSweepTests(SecureClickHouseFixture fx) : IClassFixture
         checkpoint: { interval: 100ms, dir: "{{Path.Combine(_dir, "state-" + name)}}" }
         dead_letter: { file: "{{Path.Combine(_dir, "dead-" + name + ".jsonl")}}" }
         """;
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task Planted_secrets_appear_in_no_metrics_status_or_json_log_line()
+    {
+        await fx.Server.QueryAsync($"CREATE DATABASE IF NOT EXISTS {EnvSecret}", Ct);
+        var passwordFile = Path.Combine(_dir, "ch-password");
+        await File.WriteAllTextAsync(passwordFile, SecureClickHouseFixture.Password + "\n", Ct);
+        var env = new Dictionary<string, string> { ["AIETL_SWEEP_DB"] = EnvSecret };
+        // Generated orders at 1,500 rows/s: the run lasts a few seconds, long enough to scrape it while it runs.
+        // The pipeline's name carries the secret too: it labels every metric, /status and every log line's scope.
+        var spec = $$"""
+            name: "sweep-${AIETL_SWEEP_DB}"
+            source:
+              generator: { kind: orders, rows: 6000, rate: 1500, seed: 7 }
+            sink:
+              clickhouse:
+                url: "{{fx.Server.HttpsUrl}}"
+                ca: "{{fx.Server.Certificates!.CaFile}}"
+                user: {{SecureClickHouseFixture.User}}
+                password: "${file:{{passwordFile}}}"
+                database: "${AIETL_SWEEP_DB}"
+                table: sweep_ops
+                create_table: true
+                order_by: [order_id]
+            checkpoint: { interval: 200ms, dir: "{{Path.Combine(_dir, "state-ops")}}" }
+            dead_letter: { file: "{{Path.Combine(_dir, "dead-ops.jsonl")}}" }
+            """;
+        await File.WriteAllTextAsync(Path.Combine(_dir, "ops.yaml"), spec, Ct);
+        var port = FreePort();
+        var run = Aietl(env, "run", "ops.yaml", "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--log-format", "json", "--log-level", "debug");
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var scraped = new Dictionary<string, string>();
+        while (!run.IsCompleted)
+        {
+            foreach (var path in new[] { "/metrics", "/status", "/readyz", "/healthz" })
+            {
+                try
+                {
+                    using var resp = await http.GetAsync(new Uri($"http://127.0.0.1:{port}{path}"), Ct);
+                    var body = await resp.Content.ReadAsStringAsync(Ct);
+                    // Keep the richest scrape of each endpoint (the run's metrics only grow).
+                    if (!scraped.TryGetValue(path, out var old) || body.Length >= old.Length) scraped[path] = body;
+                }
+                catch (HttpRequestException)
+                {
+                    // Not listening yet, or already closed.
+                }
+            }
+            await Task.Delay(150, Ct);
+        }
+        var (code, stdout, stderr) = await run;
+        Assert.True(code == 0, stderr);
+        Assert.Equal("6000", (await fx.Server.QueryAsync($"SELECT count() FROM {EnvSecret}.sweep_ops", Ct)).Trim());
+
+        // The endpoints were scraped while the run was live, and showed the run.
+        Assert.True(scraped.TryGetValue("/metrics", out var metrics), "/metrics was never scraped during the run");
+        Assert.Contains("aietl_operator_rows_in_total", metrics, StringComparison.Ordinal);
+        Assert.True(scraped.TryGetValue("/status", out var status), "/status was never scraped during the run");
+        Assert.Contains("\"pipeline\":\"sweep-***\"", status, StringComparison.Ordinal);
+        Assert.Contains("pipeline=\"sweep-***\"", metrics, StringComparison.Ordinal);
+
+        // Every stderr line but the CLI's own "aietl: ..." lines is one JSON log object; the debug lines are there.
+        var logLines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => l.StartsWith('{')).ToList();
+        Assert.NotEmpty(logLines);
+        foreach (var line in logLines) using (System.Text.Json.JsonDocument.Parse(line)) { }
+        Assert.Contains(logLines, l => l.Contains("\"LogLevel\":\"Debug\"", StringComparison.Ordinal));
+        Assert.Contains(logLines, l => l.Contains("\"operator\"", StringComparison.Ordinal)); // task lines carry their scope
+        Assert.Contains(logLines, l => l.Contains("\"pipeline\":\"sweep-***\"", StringComparison.Ordinal));
+
+        var outputs = new List<(string What, string Text)>
+        {
+            ("run stdout", stdout),
+            ("run stderr (JSON log lines)", stderr),
+        };
+        foreach (var (path, body) in scraped) outputs.Add(($"GET {path} during the run", body));
+        foreach (var (what, text) in outputs)
+            foreach (var s in new[] { EnvSecret, SecureClickHouseFixture.Password })
+                Assert.False(text.Contains(s, StringComparison.Ordinal), $"{what} shows a planted secret:\n{text}");
+    }
 
     [Fact]
     public async Task Planted_secrets_appear_in_no_output_of_explain_or_run()

@@ -77,7 +77,7 @@ internal static class RunCommand
         }
         if (fresh) store.DiscardCheckpoints();
         var dlPath = spec.DeadLetter?.Target?.Describe() ?? spec.DeadLetterFile;
-        using var metrics = new EngineMetrics(spec.Name);
+        using var metrics = new EngineMetrics(spec.Secrets.Redact(spec.Name)); // labels, /status, client ids: the name may be interpolated from a secret
         IDeadLetterOutput deadLetters;
         try
         {

@@ -81,18 +81,20 @@ public sealed class JobRunner
 
     public async Task<JobResult> RunAsync(CancellationToken stop, CancellationToken abort)
     {
-        using var pipelineScope = _log.BeginScope(new LogScope(new KeyValuePair<string, object?>("pipeline", Graph.Name)));
+        // Everything logged goes through the spec's redactor: the pipeline's name may be interpolated from a secret.
+        var name = _options.Secrets.Redact(Graph.Name);
+        using var pipelineScope = _log.BeginScope(new LogScope(new KeyValuePair<string, object?>("pipeline", name)));
         try
         {
             var result = await RunCoreAsync(stop, abort).ConfigureAwait(false);
             Volatile.Write(ref _state, (int)JobState.Finished);
-            EngineLog.Ended(_log, Graph.Name, result.Stopped ? "stopped (drained)" : "finished", result.SourceRows, result.SinkRows, result.DeadLetters, result.CheckpointsCompleted);
+            EngineLog.Ended(_log, name, result.Stopped ? "stopped (drained)" : "finished", result.SourceRows, result.SinkRows, result.DeadLetters, result.CheckpointsCompleted);
             return result;
         }
         catch (Exception e)
         {
             Volatile.Write(ref _state, (int)JobState.Failed);
-            if (e is not OperationCanceledException) EngineLog.Failed(_log, Graph.Name, _options.Secrets.Redact(e.Message));
+            if (e is not OperationCanceledException) EngineLog.Failed(_log, name, _options.Secrets.Redact(e.Message));
             throw;
         }
     }
@@ -126,8 +128,8 @@ public sealed class JobRunner
                 foreach (var t in _tasks) await t.Chain.CloseAsync().ConfigureAwait(false);
                 throw;
             }
-            EngineLog.Restoring(_log, restoredFrom!, Restored.Id, Restored.Version);
-            foreach (var note in Restore.Notes) EngineLog.RestoreNote(_log, note);
+            EngineLog.Restoring(_log, _options.Secrets.Redact(restoredFrom!), Restored.Id, Restored.Version);
+            foreach (var note in Restore.Notes) EngineLog.RestoreNote(_log, _options.Secrets.Redact(note));
             // Checkpoints newer than a savepoint belong to another history: the run continues from the savepoint.
             if (_options.RestoreFromSavepoint != null) _options.Store.DiscardCheckpoints();
         }
@@ -135,7 +137,7 @@ public sealed class JobRunner
         _coordinator = new CheckpointCoordinator(_options.Store, fingerprint, identities, Metrics, _tasks.Count, Restored?.Id ?? 0,
             id => { foreach (var s in _sources) s.Post(StreamElement.Barrier(-1, id)); },
             OnCheckpointComplete, _log, _options.Savepoint);
-        EngineLog.Starting(_log, Graph.Name, _tasks.Count, fingerprint);
+        EngineLog.Starting(_log, _options.Secrets.Redact(Graph.Name), _tasks.Count, fingerprint);
         Volatile.Write(ref _state, (int)JobState.Running);
         using var stopReg = stop.Register(() =>
         {
@@ -146,7 +148,7 @@ public sealed class JobRunner
         Exception? failure = null;
         var running = _tasks.Select(t => Task.Run(async () =>
         {
-            using var scope = _log.BeginScope(new LogScope(new KeyValuePair<string, object?>("operator", t.Vertex.Name), new KeyValuePair<string, object?>("partition", t.Index)));
+            using var scope = _log.BeginScope(new LogScope(new KeyValuePair<string, object?>("operator", _options.Secrets.Redact(t.Vertex.Name)), new KeyValuePair<string, object?>("partition", t.Index)));
             EngineLog.TaskStarted(_log);
             try
             {
