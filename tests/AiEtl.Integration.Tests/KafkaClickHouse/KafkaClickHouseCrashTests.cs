@@ -193,10 +193,18 @@ public sealed class KafkaClickHouseCrashTests(KafkaFixture kafka, ClickHouseFixt
         var context = $"seed {seed}; kills: {string.Join("; ", log)}";
 
         // The last run goes to the end of the input, then stops gracefully.
+        // The kills may already have committed every offset: the final run must still have started (restored and taken a
+        // checkpoint of its own) before it is signalled, or the signal lands before its handlers exist.
+        var stateDir = Path.Combine(_dir, kind + "-state");
+        static long LastCheckpoint(string dir) => Directory.Exists(dir)
+            ? Directory.EnumerateFiles(dir, "chk-*.ckpt").Select(f => long.Parse(Path.GetFileNameWithoutExtension(f)[4..], CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max()
+            : 0;
+        var lastBefore = LastCheckpoint(stateDir);
         using (var final = new Aietl.Run(_dir, "run", spec, "--no-progress"))
         {
             var deadline = Stopwatch.StartNew();
-            while (committed.Total() < Messages && !final.HasExited && deadline.Elapsed < TimeSpan.FromMinutes(3)) await Task.Delay(100, Ct);
+            while ((committed.Total() < Messages || LastCheckpoint(stateDir) <= lastBefore) && !final.HasExited && deadline.Elapsed < TimeSpan.FromMinutes(3)) await Task.Delay(100, Ct);
+            Assert.True(LastCheckpoint(stateDir) > lastBefore, $"the final run took no checkpoint: {final.Stderr}; {context}");
             Assert.True(committed.Total() == Messages, $"the final run did not reach the end of the input: committed {committed.Total()}; {final.Stderr}; {context}");
             var code = await final.StopAsync(TimeSpan.FromMinutes(1), Ct);
             Assert.True(code == 0, $"exit {code}: {final.Stderr}; {context}");
