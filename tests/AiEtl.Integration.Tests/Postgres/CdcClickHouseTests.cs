@@ -72,7 +72,9 @@ public sealed partial class CdcClickHouseTests(PostgresFixture pg, ClickHouseFix
         {
             return (await ch.Server.QueryAsync(sql, Ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
         }
-        catch (InvalidOperationException e) when (e.Message.Contains("doesn't exist", StringComparison.Ordinal) || e.Message.Contains("UNKNOWN_TABLE", StringComparison.Ordinal))
+        // The table, or a column added mid-stream, may not have reached ClickHouse yet: not caught up, so keep waiting.
+        catch (InvalidOperationException e) when (e.Message.Contains("doesn't exist", StringComparison.Ordinal) || e.Message.Contains("UNKNOWN_TABLE", StringComparison.Ordinal) ||
+                                                  e.Message.Contains("Unknown identifier", StringComparison.Ordinal) || e.Message.Contains("UNKNOWN_IDENTIFIER", StringComparison.Ordinal))
         {
             return [];
         }
