@@ -212,8 +212,11 @@ public sealed class SchemaRegistryStandIn : IAsyncDisposable
     private static (int, JsonNode) Error(int status, int code, string message) =>
         (status, new JsonObject { ["error_code"] = code, ["message"] = message });
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _stop.CancelAsync().ConfigureAwait(false);
         _listener.Stop();
         _listener.Close();

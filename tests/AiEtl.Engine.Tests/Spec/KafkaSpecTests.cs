@@ -273,6 +273,6 @@ public sealed class KafkaAvroSpecTests
             source:
               kafka: { brokers: b:1, topic: t }
             sink: { null: }
-            """, "source.schema", 2, 3, "needs a schema");
+            """, "source.schema", 3, 3, "needs a schema");
     }
 }

@@ -147,6 +147,7 @@ internal static class KafkaTestSupport
             DoubleArray x => x.GetValue(i)!.Value.ToString("R", CultureInfo.InvariantCulture),
             StringArray x => x.GetString(i),
             BooleanArray x => x.GetValue(i)!.Value ? "true" : "false",
+            Date32Array x => DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + x.GetValue(i)!.Value).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             TimestampArray x => DateTimeOffset.FromUnixTimeMilliseconds(0).AddTicks(x.GetValue(i)!.Value * 10).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
             _ => throw new NotSupportedException(a.GetType().Name),
         };
