@@ -193,12 +193,16 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
         registry.Register("nested-value", """
             {"type":"record","name":"X","fields":[{"name":"id","type":"long"},{"name":"tags","type":{"type":"array","items":"string"}}]}
             """);
-        PlanException Fails(string topic, string extra = "")
+        registry.Register("flat-value", """
+            {"type":"record","name":"F","fields":[{"name":"id","type":"long"},{"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}}]}
+            """);
+        PlanException Fails(string topic, string extra = "", string eventTime = "")
         {
             var loaded = PipelineSpecLoader.LoadFromString($$"""
                 name: p
                 source:
                   kafka: { brokers: "{{Brokers}}", topic: {{topic}}, format: avro, schema_registry: { url: "{{registry.Url}}"{{extra}} } }
+                  {{eventTime}}
                 sink: { null: }
                 """, "test.yaml");
             Assert.True(loaded.IsValid, string.Join("\n", loaded.FormatErrors()));
@@ -212,6 +216,12 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
         Assert.Contains("array", e.Message, StringComparison.Ordinal);
         var missing = Assert.Single(Fails("nowhere").Errors);
         Assert.Contains("subject 'nowhere-value' has no schema", missing.Message, StringComparison.Ordinal);
+        // Event time on a derived schema is checked when the columns are known.
+        var noColumn = Assert.Single(Fails("flat", eventTime: "event_time: { column: tss }").Errors);
+        Assert.Equal("sources.source.event_time.column", noColumn.Path);
+        Assert.Contains("'tss' is not in the source schema (id, ts)", noColumn.Message, StringComparison.Ordinal);
+        var notTime = Assert.Single(Fails("flat", eventTime: "event_time: { column: id }").Errors);
+        Assert.Contains("must be a timestamp", notTime.Message, StringComparison.Ordinal);
         // A registry that does not answer fails the plan naming it.
         var url = registry.Url;
         await registry.DisposeAsync();
