@@ -309,6 +309,37 @@ public sealed class AvroRowDecoderTests : IAsyncLifetime
         Assert.Equal(AvroErrorKind.TypeMismatch, mismatch.Error.Kind);
     }
 
+    [Fact]
+    public void Recursive_writer_types_are_skipped_and_nesting_is_bounded()
+    {
+        var id = _registry.Register("list-value", """
+            {"type":"record","name":"W","fields":[
+              {"name":"id","type":"long"},
+              {"name":"list","type":["null",{"type":"record","name":"Node","fields":[{"name":"v","type":"long"},{"name":"next","type":["null","Node"]}]}]},
+              {"name":"name","type":"string"}
+            ]}
+            """);
+        static byte[] Body(int depth)
+        {
+            var b = new List<byte> { 0x02 }; // id = 1
+            for (var k = 0; k < depth; k++) b.AddRange([0x02, (byte)(k * 2)]); // branch Node, v = k
+            b.Add(0x00);                                                          // null: the end of the list
+            b.AddRange([0x04, (byte)'o', (byte)'k']);                             // name = "ok"
+            return [.. b];
+        }
+        var columns = Cols(("id", ColumnKind.Int64, false), ("name", ColumnKind.String, true));
+        var decoder = new AvroRowDecoder(AvroReaderSchema.FromDeclared(columns), _provider);
+        using var builder = new BatchBuilder(columns, 16);
+        Assert.True(decoder.TryDecode(Framed(id, Body(0)), builder), decoder.Error.ToString());
+        Assert.True(decoder.TryDecode(Framed(id, Body(40)), builder), decoder.Error.ToString());
+        Assert.False(decoder.TryDecode(Framed(id, Body(5000)), builder));
+        Assert.Equal(AvroErrorKind.Malformed, decoder.Error.Kind);
+        Assert.Contains("nested deeper than 64", decoder.Error.Message, StringComparison.Ordinal);
+        Assert.Equal("list", decoder.Error.Field);
+        using var batch = builder.Build();
+        Assert.Equal(["1|ok", "1|ok"], KafkaTestSupport.Rows(batch.Data));
+    }
+
     private static Schema Cols(params (string Name, ColumnKind Kind, bool Nullable)[] columns)
     {
         var b = new Schema.Builder();

@@ -51,6 +51,11 @@ public sealed class AvroRowDecoder
     /// <summary>Bytes of the Confluent header: magic byte + schema id.</summary>
     public const int HeaderBytes = 5;
 
+    /// <summary>Deepest nesting of skipped records, arrays and maps (recursive writer types; never a stack overflow).</summary>
+    public const int MaxDepth = 64;
+
+    private int _depth;
+
     private readonly AvroReaderSchema _reader;
     private readonly IAvroSchemaProvider _provider;
     private readonly ColumnKind[] _kinds;
@@ -105,6 +110,7 @@ public sealed class AvroRowDecoder
         var rows = into.Length;
         var body = message[HeaderBytes..];
         var p = 0;
+        _depth = 0;
         var ok = Run(program.Ops, body, ref p);
         if (ok && p == body.Length)
         {
@@ -206,6 +212,7 @@ public sealed class AvroRowDecoder
         for (var c = 0; c < _names.Length; c++) byName[_names[c]] = c;
         var ops = new List<Op>();
         var covered = new bool[_names.Length];
+        var skipOps = new Dictionary<string, Op>(StringComparer.Ordinal);
         foreach (var f in record.Fields)
         {
             Op op;
@@ -216,7 +223,7 @@ public sealed class AvroRowDecoder
             }
             else
             {
-                op = Skip(f.Schema);
+                op = Skip(f.Schema, skipOps);
             }
             op.Field = f.Name;
             ops.Add(op);
@@ -301,16 +308,26 @@ public sealed class AvroRowDecoder
         };
     }
 
-    /// <summary>An op that skips a value of writer type <paramref name="w"/>.</summary>
-    private static Op Skip(AvroSchema w)
+    /// <summary>
+    /// An op that skips a value of writer type <paramref name="w"/>. Named records are compiled once (<paramref name="records"/>),
+    /// so a recursive type (a linked list) becomes a cycle of ops rather than endless compilation.
+    /// </summary>
+    private static Op Skip(AvroSchema w, Dictionary<string, Op> records)
     {
         if (w is global::Avro.LogicalSchema l) w = l.BaseSchema;
+        if (w is global::Avro.RecordSchema r)
+        {
+            if (records.TryGetValue(r.Fullname, out var known)) return known;
+            var op = new Op(OpKind.SkipRecord);
+            records[r.Fullname] = op;
+            op.Children = r.Fields.Select(f => Skip(f.Schema, records)).ToArray();
+            return op;
+        }
         return w switch
         {
-            global::Avro.UnionSchema u => new Op(OpKind.Union) { Children = u.Schemas.Select(Skip).ToArray() },
-            global::Avro.RecordSchema r => new Op(OpKind.SkipRecord) { Children = r.Fields.Select(f => Skip(f.Schema)).ToArray() },
-            global::Avro.ArraySchema a => new Op(OpKind.SkipArray) { Children = [Skip(a.ItemSchema)] },
-            global::Avro.MapSchema m => new Op(OpKind.SkipMap) { Children = [Skip(m.ValueSchema)] },
+            global::Avro.UnionSchema u => new Op(OpKind.Union) { Children = u.Schemas.Select(b => Skip(b, records)).ToArray() },
+            global::Avro.ArraySchema a => new Op(OpKind.SkipArray) { Children = [Skip(a.ItemSchema, records)] },
+            global::Avro.MapSchema m => new Op(OpKind.SkipMap) { Children = [Skip(m.ValueSchema, records)] },
             global::Avro.FixedSchema f => new Op(OpKind.SkipFixed) { Size = f.Size },
             global::Avro.EnumSchema => new Op(OpKind.SkipVarint),
             _ => w.Tag switch
@@ -474,12 +491,27 @@ public sealed class AvroRowDecoder
                 return true;
             }
             case OpKind.SkipRecord:
+            {
+                if (++_depth > MaxDepth) return Fail(AvroErrorKind.Malformed, p, $"values nested deeper than {MaxDepth} levels");
                 foreach (var child in op.Children!)
-                    if (!Exec(child, b, ref p)) return false;
+                {
+                    if (!Exec(child, b, ref p))
+                    {
+                        _depth--;
+                        return false;
+                    }
+                }
+                _depth--;
                 return true;
+            }
             case OpKind.SkipArray:
             case OpKind.SkipMap:
-                return SkipBlocks(op, b, ref p);
+            {
+                if (++_depth > MaxDepth) return Fail(AvroErrorKind.Malformed, p, $"values nested deeper than {MaxDepth} levels");
+                var ok = SkipBlocks(op, b, ref p);
+                _depth--;
+                return ok;
+            }
             default:
                 throw new InvalidOperationException($"unknown op {op.Kind}");
         }
