@@ -32,7 +32,7 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
         return topic;
     }
 
-    private const string V1 = """
+    internal const string V1 = """
         {"type":"record","name":"Order","namespace":"shop","fields":[
           {"name":"id","type":"long"},
           {"name":"name","type":"string"},
@@ -44,7 +44,7 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
         """;
 
     // v2: name becomes nullable, ts microseconds, note dropped, country and qty added with defaults.
-    private const string V2 = """
+    internal const string V2 = """
         {"type":"record","name":"Order","namespace":"shop","fields":[
           {"name":"id","type":"long"},
           {"name":"name","type":["null","string"],"default":null},
@@ -58,19 +58,15 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
 
     private static readonly DateTime T0 = new(2026, 11, 29, 0, 0, 0, DateTimeKind.Utc);
 
-    private sealed record Expected(long Id, string? Name, double Amount, DateTime Ts, string Status, string Country, int Qty);
+    internal sealed record Expected(long Id, string? Name, double Amount, DateTime Ts, string Status, string Country, int Qty);
 
-    private static Expected Row(long id) => id < 1500
+    internal static Expected Row(long id) => id < 1500
         ? new Expected(id, $"n{id % 7}-é", id * 0.25 - 100, T0.AddMilliseconds(id * 1001), id % 3 == 0 ? "PAID" : "NEW", "NL", 0)
         : new Expected(id, id % 5 == 0 ? null : $"m{id}", id / 3.0, T0.AddTicks(id * 10_000_017 / 10 * 10), id % 2 == 0 ? "PAID" : "NEW", id % 4 == 0 ? "DE" : "FR", (int)(id % 100) - 50);
 
-    [Fact]
-    public async Task Two_writer_versions_and_malformed_messages_through_a_yaml_pipeline_lose_nothing()
+    /// <summary>Ids 0..1499 written with <see cref="V1"/>, the rest with <see cref="V2"/>; id % partitions is the partition.</summary>
+    internal static List<(int Partition, byte[] Value)> Messages(AvroWriter writer, string topic, int total, int partitions)
     {
-        const int partitions = 4, total = 3000;
-        await using var registry = SchemaRegistryStandIn.Start("etl", "reg-Secret-5521");
-        var topic = NewTopic("avro", partitions);
-        using var writer = new AvroWriter(registry.Url, "etl", "reg-Secret-5521");
         var v1 = Parse(V1);
         var v2 = Parse(V2);
         var messages = new List<(int Partition, byte[] Value)>();
@@ -83,6 +79,17 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
                     ("country", e.Country), ("qty", e.Qty));
             messages.Add(((int)(id % partitions), writer.Serialize(topic, r)));
         }
+        return messages;
+    }
+
+    [Fact]
+    public async Task Two_writer_versions_and_malformed_messages_through_a_yaml_pipeline_lose_nothing()
+    {
+        const int partitions = 4, total = 3000;
+        await using var registry = SchemaRegistryStandIn.Start("etl", "reg-Secret-5521");
+        var topic = NewTopic("avro", partitions);
+        using var writer = new AvroWriter(registry.Url, "etl", "reg-Secret-5521");
+        var messages = Messages(writer, topic, total, partitions);
         var sample = messages[^1].Value;
         var unknownId = (byte[])sample.Clone();
         BinaryPrimitives.WriteInt32BigEndian(unknownId.AsSpan(1), 424242);
