@@ -1,4 +1,5 @@
 using System.Globalization;
+using AiEtl.Engine;
 using AiEtl.Engine.Kafka;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
@@ -48,6 +49,39 @@ public sealed class KafkaBoundedReadTests(KafkaFixture fx)
         Assert.False(again.Stopped);
         Assert.Equal(Enumerable.Range(count, 50).Select(i => (long)i), second.Order());
         Assert.Equal([.. Enumerable.Repeat((long)(count / loaded) + 10, loaded), 10L], Committed(Brokers, group, topic, partitions));
+    }
+
+    [Fact]
+    public async Task A_bounded_read_stopped_midway_resumes_from_its_checkpoint_and_ends_with_exactly_the_rest()
+    {
+        const int partitions = 3, count = 30_000;
+        var topic = NewTopic("bounded-resume", partitions);
+        Produce(Brokers, topic, Enumerable.Range(0, count).Select(i => (i % partitions, Order(i))));
+        const string group = "g-bounded-resume";
+        var options = Options(Brokers, topic, group) with { Stop = KafkaStop.Latest, BatchSize = 100 };
+        var store = new InMemoryCheckpointStore();
+
+        // First run: a slow sink (20 ms per 100-row batch: 3 s for all; edges of 300 rows hold the source back) stopped after 1,000 rows.
+        using var stop = new CancellationTokenSource();
+        var firstSink = new CollectingSink("out");
+        var first = Start(new KafkaSource(options), firstSink, store, stop.Token, writeDelay: TimeSpan.FromMilliseconds(20));
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (firstSink.Written.Count < 1_000 && DateTime.UtcNow < deadline && !first.IsCompleted) await Task.Delay(20, Ct);
+        await stop.CancelAsync();
+        var stopped = await first.WaitAsync(TimeSpan.FromSeconds(90), Ct);
+        Assert.True(stopped.Stopped);
+        Assert.InRange(firstSink.Written.Count, 1_000, count - 1);
+        Assert.Equal(firstSink.Written.Count, firstSink.Committed.Count); // the final checkpoint holds every row written
+
+        // Second run: restores the checkpoint and ends by itself at the ends taken when it starts (nothing was added).
+        var secondSink = new CollectingSink("out");
+        // (The same sink type: a checkpoint restores only into the same plan.)
+        var resumed = await Start(new KafkaSource(options), secondSink, store, CancellationToken.None, writeDelay: TimeSpan.Zero).WaitAsync(TimeSpan.FromSeconds(90), Ct);
+        Assert.False(resumed.Stopped);
+        Assert.NotNull(resumed.RestoredFromCheckpoint);
+        var all = firstSink.Written.Concat(secondSink.Written).Select(Id).ToList();
+        Assert.Equal(Enumerable.Range(0, count).Select(i => (long)i), all.Order()); // each message once: no gap, no repeat
+        Assert.Equal(Enumerable.Repeat((long)(count / partitions), partitions), Committed(Brokers, group, topic, partitions));
     }
 
     [Fact]
@@ -115,6 +149,15 @@ public sealed class KafkaBoundedReadTests(KafkaFixture fx)
     private static async Task<(List<long> Ids, JobResult Result)> RunToEndAsync(KafkaSource source)
     {
         var sink = new CollectingSink("out");
+        var result = await Start(source, sink, new InMemoryCheckpointStore(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(90), Ct);
+        Assert.Equal(sink.Written.Count, sink.Committed.Count); // the final checkpoint covered every row
+        return (sink.Written.Select(Id).ToList(), result);
+    }
+
+    /// <summary>Starts source → sink (parallelism 2, checkpoints every 200 ms into <paramref name="store"/>).</summary>
+    private static Task<JobResult> Start(KafkaSource source, CollectingSink collect, ICheckpointStore store, CancellationToken stop, TimeSpan? writeDelay = null)
+    {
+        ISink sink = writeDelay is { } d ? new SlowSink(collect, d) : collect;
         var g = new JobGraph { Name = "kafka-bounded" };
         var src = g.Add(new JobVertex
         {
@@ -127,9 +170,37 @@ public sealed class KafkaBoundedReadTests(KafkaFixture fx)
             CreateChain = _ => [new SinkOperator(sink, source.Schema)],
         });
         JobGraph.Connect(src, snk, Partitioning.Forward);
-        var result = await new JobRunner(g, new JobOptions { DeadLetters = new ListDeadLetters(), Metrics = new EngineMetrics("kafka-bounded") })
-            .RunAsync(CancellationToken.None, Ct).WaitAsync(TimeSpan.FromSeconds(90), Ct);
-        Assert.Equal(sink.Written.Count, sink.Committed.Count); // the final checkpoint covered every row
-        return (sink.Written.Select(Id).ToList(), result);
+        return new JobRunner(g, new JobOptions
+        {
+            DeadLetters = new ListDeadLetters(),
+            Metrics = new EngineMetrics("kafka-bounded"),
+            Store = store,
+            CheckpointInterval = TimeSpan.FromMilliseconds(200),
+            EdgeLimits = writeDelay is null ? EdgeLimits.Default : new EdgeLimits(MaxRows: 300),
+        }).RunAsync(stop, Ct);
+    }
+
+    /// <summary>A sink that takes <paramref name="delay"/> per batch, so that a run can be stopped midway.</summary>
+    private sealed class SlowSink(CollectingSink inner, TimeSpan delay) : ISink
+    {
+        public string Name => inner.Name;
+        public int MaxParallelism => inner.MaxParallelism;
+
+        public ISinkWriter CreateWriter(Apache.Arrow.Schema input, ConnectorContext context) => new Writer(inner.CreateWriter(input, context), delay);
+
+        private sealed class Writer(ISinkWriter inner, TimeSpan delay) : ISinkWriter
+        {
+            public ValueTask OpenAsync(byte[]? restoredState, CancellationToken ct) => inner.OpenAsync(restoredState, ct);
+
+            public async ValueTask WriteAsync(Batch batch, CancellationToken ct)
+            {
+                await Task.Delay(delay, ct);
+                await inner.WriteAsync(batch, ct);
+            }
+
+            public ValueTask<byte[]?> PreCommitAsync(long checkpointId, CancellationToken ct) => inner.PreCommitAsync(checkpointId, ct);
+            public ValueTask CommitAsync(long checkpointId, CancellationToken ct) => inner.CommitAsync(checkpointId, ct);
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
     }
 }
