@@ -18,7 +18,8 @@ namespace AiEtl.Bench.Scenarios;
 /// object per message) and preloaded into a Kafka-protocol broker, one topic per stream (<c>person</c>,
 /// <c>auction</c>, <c>bid</c>); each query then runs as a pipeline planned from YAML (Kafka source with the bid
 /// schema declared and <c>date_time</c> as event time → SQL → null sink), stopped gracefully once every bid has
-/// been read (open windows are emitted at the stop, as at the end of bounded input).
+/// been read (open windows are emitted at the stop, as at the end of bounded input), or — for the queries that
+/// group without a window — read bounded (<c>stop: latest</c>), ending by itself at the end of the topic.
 /// </summary>
 public static class NexmarkKafka
 {
@@ -139,7 +140,7 @@ public static class NexmarkKafka
     }
 
     /// <summary>The pipeline: Kafka source <c>bid</c> (JSON, bid schema declared, event time <c>date_time</c>) → <paramref name="sql"/> → null.</summary>
-    public static string Yaml(string brokers, string group, string sql, int parallelism)
+    public static string Yaml(string brokers, string group, string sql, int parallelism, bool bounded = false)
     {
         var schema = string.Join("\n", NexmarkSchemas.Bid.FieldsList.Select(f =>
             $"      {f.Name}: {{ type: {ColumnTypes.Name(ColumnTypes.FromArrow(f.DataType))}{(f.IsNullable ? "" : ", required: true")} }}"));
@@ -154,6 +155,7 @@ public static class NexmarkKafka
                   group: {{group}}
                   format: json
                   start: earliest
+                  stop: {{(bounded ? "latest" : "never")}}
                   batch_size: 8192
                 schema:
             {{schema}}
@@ -166,10 +168,10 @@ public static class NexmarkKafka
             """;
     }
 
-    /// <summary>Null when the query plans over the (unbounded) Kafka source, else the planner's reason.</summary>
-    public static string? PlanError(string brokers, string sql, int parallelism)
+    /// <summary>Null when the query plans over the Kafka source (unbounded, or bounded with <c>stop: latest</c>), else the planner's reason.</summary>
+    public static string? PlanError(string brokers, string sql, int parallelism, bool bounded = false)
     {
-        var loaded = PipelineSpecLoader.LoadFromString(Yaml(brokers, "plan-check", sql, parallelism), "nexmark-kafka.yaml");
+        var loaded = PipelineSpecLoader.LoadFromString(Yaml(brokers, "plan-check", sql, parallelism, bounded), "nexmark-kafka.yaml");
         if (!loaded.IsValid) throw new InvalidOperationException("nexmark kafka pipeline spec invalid: " + string.Join("; ", loaded.FormatErrors()));
         try
         {
@@ -182,10 +184,13 @@ public static class NexmarkKafka
         }
     }
 
-    /// <summary>Runs one query over the whole bid topic (<paramref name="bids"/> messages); returns the rows the sink received.</summary>
-    public static long Run(string brokers, string group, string sql, int parallelism, long bids)
+    /// <summary>
+    /// Runs one query over the whole bid topic (<paramref name="bids"/> messages); returns the rows the sink received.
+    /// Unbounded, it is stopped once every bid is read; <paramref name="bounded"/> (<c>stop: latest</c>), it ends by itself.
+    /// </summary>
+    public static long Run(string brokers, string group, string sql, int parallelism, long bids, bool bounded = false)
     {
-        var loaded = PipelineSpecLoader.LoadFromString(Yaml(brokers, group, sql, parallelism), "nexmark-kafka.yaml");
+        var loaded = PipelineSpecLoader.LoadFromString(Yaml(brokers, group, sql, parallelism, bounded), "nexmark-kafka.yaml");
         if (!loaded.IsValid) throw new InvalidOperationException("nexmark kafka pipeline spec invalid: " + string.Join("; ", loaded.FormatErrors()));
         var plan = Planner.Plan(loaded.Spec!, KafkaConnectors.Register(BuiltinConnectors.Create()));
         using var metrics = new EngineMetrics("nexmark-kafka");
@@ -200,7 +205,7 @@ public static class NexmarkKafka
         while (!job.IsCompleted)
         {
             var read = Interlocked.Read(ref metrics.SourceRows) + letters.Count;
-            if (read >= bids)
+            if (read >= bids && !bounded)
             {
                 stop.Cancel();
                 break;

@@ -19,7 +19,9 @@ namespace AiEtl.Bench.Scenarios;
 /// CPU-second of the whole process (user + system, generator included), output rows, peak RSS. Peers: the
 /// bid generator alone into the null sink, and DuckDB running the same SQL over the same bids held in memory
 /// (ending in an aggregate over the query's output so nothing is shipped to .NET). Row counts of engine and
-/// DuckDB must agree.
+/// DuckDB must agree. Allocation per event: managed bytes allocated by every thread (GC.GetTotalAllocatedBytes
+/// deltas) over a run, divided by the events. The <c>engine</c> block aggregates the suite: every query's events over
+/// the sum of their best wall (and CPU) times — the rate of running the whole suite once.
 /// </summary>
 public sealed class NexmarkScenario : IScenario
 {
@@ -50,12 +52,13 @@ public sealed class NexmarkScenario : IScenario
         if (options.KafkaOnly)
         {
             var only = new ScenarioReport { Scenario = Name, Rows = options.KafkaEvents ?? (options.Quick ? KafkaQuickEvents : KafkaDefaultEvents), Env = EnvInfo.Collect(options) };
+            var ran = RunKafka(options, measurer, dir, p, null, only);
+            AddSuite(only.Engine, ran, "every query run from the broker (JSON, Kafka source; rows = events, the broker's CPU not counted)");
             only.Engine.Add("parallelism", (long)p);
-            RunKafka(options, measurer, dir, p, null, only);
             return only;
         }
 
-        var table = new Harness.Table("query", "events/s", "events/CPU-s", "rows out", "peak RSS MB", "duckdb events/s", "vs duckdb");
+        var table = new Harness.Table("query", "events/s", "events/CPU-s", "rows out", "peak RSS MB", "alloc B/event", "duckdb events/s", "vs duckdb");
         var queries = new Figures();
         var engine = new Dictionary<string, (Measurement M, long RowsOut)>();
 
@@ -72,6 +75,7 @@ public sealed class NexmarkScenario : IScenario
                 .Add("events_per_cpu_s", m.RowsPerCpuSecond, 0)
                 .Add("rows_out", rowsOut)
                 .Add("peak_rss_mb", m.PeakRssMb, 1)
+                .Add("alloc_bytes_per_event", m.AllocBytesPerRow, 2)
                 .Add("cpu_s", m.Best.CpuSeconds, 3)
                 .Add("wall_s", m.Best.WallSeconds, 3));
         }
@@ -79,6 +83,7 @@ public sealed class NexmarkScenario : IScenario
 
         var duck = new Figures();
         var duckRates = new Dictionary<string, double>();
+        var duckWall = 0.0;
         {
             var sw = Stopwatch.StartNew();
             using var db = new NexmarkDuckDb(events, p);
@@ -91,6 +96,7 @@ public sealed class NexmarkScenario : IScenario
                 if (rowsOut != engine[q].RowsOut)
                     throw new ResultMismatchException($"{q}: DuckDB gives {rowsOut:N0} rows, the engine {engine[q].RowsOut:N0}");
                 duckRates[q] = m.RowsPerSecond;
+                duckWall += m.Best.WallSeconds;
                 Log($"nexmark: duckdb {q,-4} {Rate(m.RowsPerSecond)} events/s (runs ms: {m.RunsText})");
                 duck.Add(q, new Figures().Add("events_per_s", m.RowsPerSecond, 0).Add("events_per_cpu_s", m.RowsPerCpuSecond, 0));
             }
@@ -100,12 +106,19 @@ public sealed class NexmarkScenario : IScenario
         {
             var (m, rowsOut) = engine[q];
             table.Row(q, Rate(m.RowsPerSecond), Rate(m.RowsPerCpuSecond), rowsOut.ToString("N0", CultureInfo.InvariantCulture),
-                m.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), Rate(duckRates[q]),
+                m.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), m.AllocBytesPerRow.ToString("F2", CultureInfo.InvariantCulture), Rate(duckRates[q]),
                 (m.RowsPerSecond / duckRates[q]).ToString("F2", CultureInfo.InvariantCulture) + "×");
         }
-        table.Row("generator", Rate(gen.RowsPerSecond), Rate(gen.RowsPerCpuSecond), bids.ToString("N0", CultureInfo.InvariantCulture), gen.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), "", "");
+        table.Row("generator", Rate(gen.RowsPerSecond), Rate(gen.RowsPerCpuSecond), bids.ToString("N0", CultureInfo.InvariantCulture), gen.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture),
+            gen.AllocBytesPerRow.ToString("F2", CultureInfo.InvariantCulture), "", "");
 
         var report = new ScenarioReport { Scenario = Name, Rows = events, Env = EnvInfo.Collect(options) };
+        var suite = engine.Values.Select(e => e.M).ToList();
+        AddSuite(report.Engine, suite, "every query in process (nexmark source -> SQL -> null; rows = events, generator included)");
+        var suiteRate = suite.Count * (double)events / suite.Sum(m => m.Best.WallSeconds);
+        report.Ratios
+            .Add("vs_duckdb", suiteRate / (Queries.Length * (double)events / duckWall), 3)
+            .Add("vs_generator", suiteRate / gen.RowsPerSecond, 3);
         report.Engine
             .Add("implementation", "aietl spec: nexmark source (stream bid, event_time date_time) -> SQL transform -> null sink, planned by Planner.Plan")
             .Add("parallelism", (long)p)
@@ -114,13 +127,33 @@ public sealed class NexmarkScenario : IScenario
             .Add("event_rate", 10_000L)
             .Add("chunk_events", 16_384L);
         report.Peers
-            .Add("generator", new Figures().Add("events_per_s", gen.RowsPerSecond, 0).Add("events_per_cpu_s", gen.RowsPerCpuSecond, 0).Add("rows_out", bids))
-            .Add("duckdb", duck);
+            .Add("generator", new Figures().Add("events_per_s", gen.RowsPerSecond, 0).Add("rows_per_s", gen.RowsPerSecond, 0).Add("events_per_cpu_s", gen.RowsPerCpuSecond, 0)
+                .Add("rows_out", bids).Add("alloc_bytes_per_event", gen.AllocBytesPerRow, 2))
+            .Add("duckdb", duck.Add("rows_per_s", Queries.Length * (double)events / duckWall, 0)
+                .Add("rows_per_s_is", "every query's events over the sum of DuckDB's best wall times (as engine.rows_per_s)"));
         report.Extra.Add("queries", queries);
         report.Table = table;
         report.Notes.Add($"events = event numbers over person/auction/bid (46/50 are bids); per CPU-second = events / process user+sys CPU, generator included; {p} instances");
         if (options.Kafka) RunKafka(options, measurer, dir, p, engine.ToDictionary(kv => kv.Key, kv => (events, kv.Value.RowsOut)), report);
         return report;
+    }
+
+    /// <summary>
+    /// The suite's figures in <paramref name="engine"/>: rows_per_s = every query's events over the sum of their best wall
+    /// times, events_per_cpu_s likewise over CPU times, alloc_bytes_per_row the mean over the queries, peak_rss_mb the largest.
+    /// </summary>
+    private static void AddSuite(Figures engine, IReadOnlyList<Measurement> suite, string what)
+    {
+        if (suite.Count == 0) return;
+        var events = suite.Sum(m => (double)m.Rows);
+        engine
+            .Add("rows_per_s", events / suite.Sum(m => m.Best.WallSeconds), 0)
+            .Add("rows_per_s_is", $"the events of all queries over the sum of their best wall times: {what}")
+            .Add("events_per_cpu_s", events / suite.Sum(m => m.Best.CpuSeconds), 0)
+            .Add("alloc_bytes_per_row", suite.Average(m => m.AllocBytesPerRow), 2)
+            .Add("alloc_bytes_per_row_max", suite.Max(m => m.AllocBytesPerRow), 2)
+            .Add("peak_rss_mb", suite.Max(m => m.PeakRssMb), 1)
+            .Add("queries", (long)suite.Count);
     }
 
     public const long KafkaDefaultEvents = 2_000_000;
@@ -133,9 +166,10 @@ public sealed class NexmarkScenario : IScenario
     /// over the same events (taken from <paramref name="inProcess"/> when it ran that many events, else run here untimed).
     /// Adds <c>kafka</c> to the report's figures and its rows to the table.
     /// </summary>
-    private static void RunKafka(BenchOptions options, Measurer measurer, string dir, int p,
+    private static List<Measurement> RunKafka(BenchOptions options, Measurer measurer, string dir, int p,
         Dictionary<string, (long Events, long RowsOut)>? inProcess, ScenarioReport report)
     {
+        var ran = new List<Measurement>();
         var events = options.KafkaEvents ?? (options.Quick ? KafkaQuickEvents : KafkaDefaultEvents);
         var partitions = NexmarkKafka.PartitionsFor(events);
         var topics = NexmarkKafka.Streams.Select((s, i) => (s.Topic, partitions[i])).ToArray();
@@ -158,7 +192,7 @@ public sealed class NexmarkScenario : IScenario
         Log($"nexmark kafka: loaded {events:N0} events as JSON ({rows[0]:N0} persons, {rows[1]:N0} auctions, {bids:N0} bids) in {loadSeconds:F1} s; counts checked against the broker's offsets");
 
         var figures = new Figures();
-        var table = report.Table ?? new Harness.Table("query", "events/s", "events/CPU-s", "rows out", "peak RSS MB", "duckdb events/s", "vs duckdb");
+        var table = report.Table ?? new Harness.Table("query", "events/s", "events/CPU-s", "rows out", "peak RSS MB", "alloc B/event", "duckdb events/s", "vs duckdb");
         // Peer: bare Confluent.Kafka consumers draining the bid topic (values' lengths summed, nothing decoded): the
         // fetch path's own limit from this broker.
         var consume = measurer.Measure("kafka_consume", events, () => KafkaClickHousePeers.Consume(broker.BootstrapServers, "bid", bidCounts, p), out var consumed);
@@ -170,33 +204,44 @@ public sealed class NexmarkScenario : IScenario
             .Add("messages", consumed.Messages)
             .Add("bytes", consumed.Bytes));
         table.Row("kafka_consume peer", Rate(consume.RowsPerSecond), Rate(consume.RowsPerCpuSecond), consumed.Messages.ToString("N0", CultureInfo.InvariantCulture),
-            consume.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), "", "");
+            consume.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), consume.AllocBytesPerRow.ToString("F2", CultureInfo.InvariantCulture), "", "");
         var run = 0;
         foreach (var q in Queries)
         {
             var sql = File.ReadAllText(Path.Combine(dir, q + ".sql"));
-            if (NexmarkKafka.PlanError(broker.BootstrapServers, sql, p) is { } why)
+            // Queries that group without a window (q15–q17) do not plan over an unbounded source: they read the
+            // topic with stop: latest (a bounded read that ends by itself); the others stream and are stopped.
+            var bounded = false;
+            if (NexmarkKafka.PlanError(broker.BootstrapServers, sql, p, bounded: false) is { } why)
             {
-                Log($"nexmark kafka: {q,-4} not run: {why}");
-                figures.Add(q, new Figures().Add("not_run", why));
-                continue;
+                if (NexmarkKafka.PlanError(broker.BootstrapServers, sql, p, bounded: true) is { } whyBounded)
+                {
+                    Log($"nexmark kafka: {q,-4} not run: {whyBounded}");
+                    figures.Add(q, new Figures().Add("not_run", whyBounded));
+                    continue;
+                }
+                Log($"nexmark kafka: {q,-4} reads the topic bounded (stop: latest): unbounded it does not plan ({why.Split('\n')[0]})");
+                bounded = true;
             }
             var expected = inProcess != null && inProcess.TryGetValue(q, out var ip) && ip.Events == events ? ip.RowsOut : RunEngine(events, p, sql);
-            var m = measurer.Measure("kafka-" + q, events, () => NexmarkKafka.Run(broker.BootstrapServers, $"bench-nexmark-{Environment.ProcessId}-{++run}", sql, p, bids), out var rowsOut);
+            var m = measurer.Measure("kafka-" + q, events, () => NexmarkKafka.Run(broker.BootstrapServers, $"bench-nexmark-{Environment.ProcessId}-{++run}", sql, p, bids, bounded), out var rowsOut);
             if (rowsOut != expected)
                 throw new ResultMismatchException($"kafka {q}: {rowsOut:N0} rows from the broker, {expected:N0} in process over the same events");
-            Log($"nexmark kafka: {q,-4} {Rate(m.RowsPerSecond)} events/s, {Rate(m.RowsPerCpuSecond)} events/CPU-s, {rowsOut:N0} rows (= in process), peak RSS {m.PeakRssMb:F0} MB (runs ms: {m.RunsText})");
+            ran.Add(m);
+            Log($"nexmark kafka: {q,-4} {Rate(m.RowsPerSecond)} events/s, {Rate(m.RowsPerCpuSecond)} events/CPU-s, {rowsOut:N0} rows (= in process), peak RSS {m.PeakRssMb:F0} MB, {m.AllocBytesPerRow:F2} B/event (runs ms: {m.RunsText})");
             figures.Add(q, new Figures()
+                .Add("read", bounded ? "bounded (stop: latest), ends by itself" : "unbounded, stopped gracefully once every bid is read")
                 .Add("events_per_s", m.RowsPerSecond, 0)
                 .Add("events_per_cpu_s", m.RowsPerCpuSecond, 0)
                 .Add("bids_per_cpu_s", m.Best.CpuSeconds > 0 ? bids / m.Best.CpuSeconds : 0, 0)
                 .Add("rows_out", rowsOut)
                 .Add("rows_out_in_process", expected)
                 .Add("peak_rss_mb", m.PeakRssMb, 1)
+                .Add("alloc_bytes_per_event", m.AllocBytesPerRow, 2)
                 .Add("cpu_s", m.Best.CpuSeconds, 3)
                 .Add("wall_s", m.Best.WallSeconds, 3));
             table.Row("kafka " + q, Rate(m.RowsPerSecond), Rate(m.RowsPerCpuSecond), rowsOut.ToString("N0", CultureInfo.InvariantCulture),
-                m.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), "", "");
+                m.PeakRssMb.ToString("F0", CultureInfo.InvariantCulture), m.AllocBytesPerRow.ToString("F2", CultureInfo.InvariantCulture), "", "");
         }
         var brokerCpu = broker.CpuSeconds;
         figures.Add("setup", new Figures()
@@ -207,11 +252,16 @@ public sealed class NexmarkScenario : IScenario
             .Add("partitions", string.Join(",", topics.Select(t => $"{t.Topic}:{t.Item2}")))
             .Add("load_seconds", loadSeconds, 1)
             .Add("broker", $"librdkafka mock cluster ({KafkaBrokers} brokers) in a child process; its CPU ({brokerCpu:F1} s over the whole section) is not in the figures")
-            .Add("implementation", "pipeline planned from YAML: kafka source (topic bid, format json, bid schema declared, event_time date_time) -> SQL transform -> null sink; stopped gracefully once every bid is read")
+            .Add("implementation", "pipeline planned from YAML: kafka source (topic bid, format json, bid schema declared, event_time date_time) -> SQL transform -> null sink; " +
+                "stopped gracefully once every bid is read, or (queries grouping without a window: q15-q17) a bounded read with stop: latest that ends by itself")
             .Add("verified_equal", "rows_out of every query = the in-process nexmark source run over the same events"));
+        var suite = new Figures();
+        AddSuite(suite, ran, "every query run from the broker (JSON, Kafka source; rows = events, the broker's CPU not counted)");
+        figures.Add("suite", suite);
         report.Extra.Add("kafka", figures);
         report.Table = table;
         report.Notes.Add($"kafka: {events:N0} events ({bids:N0} bids) as JSON in the mock broker (own process, not counted); events/CPU-s = events / this process's CPU");
+        return ran;
     }
 
     /// <summary>Plans and runs one query (or the generator alone when <paramref name="sql"/> is null); returns rows out.</summary>

@@ -90,6 +90,7 @@ public static class KafkaConnectors
             MetadataColumns = k.MetadataColumns,
             Start = k.Start ?? KafkaStart.Committed,
             StartTimestamp = k.StartTimestamp,
+            Stop = k.Stop ?? KafkaStop.Never,
             BatchSize = k.BatchSize ?? 8192,
             PollTimeout = k.PollTimeout ?? TimeSpan.FromMilliseconds(100),
             ResetOnOffsetOutOfRange = k.OnOffsetOutOfRange == KafkaOffsetOutOfRange.Reset,

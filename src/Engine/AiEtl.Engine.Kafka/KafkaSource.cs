@@ -79,7 +79,8 @@ public sealed class KafkaSource : ISource
     /// <summary>The largest partition count of the topics: more readers would own nothing.</summary>
     public int MaxParallelism => PartitionCounts.Max();
 
-    public bool IsBounded => false;
+    /// <summary>True with <c>stop: latest</c>: the readers end at the partitions' ends as of their start.</summary>
+    public bool IsBounded => Options.Stop == KafkaStop.Latest;
 
     /// <summary>Readers derive the watermark per partition (<see cref="KafkaSourceReader"/> is an <see cref="ISplitEventTime"/>).</summary>
     public string? EventTimeSplit => "partition";

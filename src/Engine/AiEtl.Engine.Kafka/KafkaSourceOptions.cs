@@ -36,6 +36,13 @@ public sealed record KafkaSourceOptions
     /// <summary>With <see cref="KafkaStart.Timestamp"/>: start at the first message whose timestamp is at or after this time.</summary>
     public DateTimeOffset? StartTimestamp { get; init; }
 
+    /// <summary>
+    /// <see cref="KafkaStop.Latest"/>: a bounded read. Each reader takes its partitions' high watermarks when it
+    /// starts and ends once it has read every partition up to there (later messages are left unread: the
+    /// position and the committed offsets stop at the snapshot). Default <see cref="KafkaStop.Never"/>: unbounded.
+    /// </summary>
+    public KafkaStop Stop { get; init; } = KafkaStop.Never;
+
     /// <summary>Most rows per batch (default 8192).</summary>
     public int BatchSize { get; init; } = 8192;
 
@@ -100,6 +107,8 @@ public sealed record KafkaSourceOptions
         {
             if (KafkaConfig.SourceReserved.Contains(key)) problems.Add($"properties: '{key}' is set by the connector");
         }
+        if (Stop == KafkaStop.Latest && Properties?.TryGetValue("enable.partition.eof", out var eof) == true && !string.Equals(eof, "true", StringComparison.OrdinalIgnoreCase))
+            problems.Add("properties: stop: latest needs enable.partition.eof (end-of-partition events tell a bounded read it is done)");
         if (Start == KafkaStart.Timestamp && StartTimestamp is null) problems.Add("start: timestamp needs start_timestamp");
         if (Format == KafkaFormat.Avro)
         {

@@ -60,6 +60,11 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
     private int[] _rowSplit = [];
     private long[] _splitMax = [];
     private bool[] _caughtUp = [];
+    // stop: latest — each owned partition's high watermark when the reader started (null: unbounded), whether
+    // it has been read up to there, and how many have not.
+    private long[]? _stopAt;
+    private bool[] _done = [];
+    private int _open;
 
     public KafkaSourceReader(KafkaSource source, List<TopicPartition> owned, ConnectorContext context)
     {
@@ -137,6 +142,8 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
     {
         ct.ThrowIfCancellationRequested();
         if (!_started) Start();
+        // A bounded read ends once every owned partition is read up to its stop offset (at once when it owns none).
+        if (_options.Stop == KafkaStop.Latest && _open == 0) return new ValueTask<Batch?>((Batch?)null);
         if (_consumer is null)
         {
             // This reader owns no partition (more readers than partitions): idle, but let checkpoints pass.
@@ -174,11 +181,16 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
             }
             if (cr.IsPartitionEOF)
             {
-                if (_eventTimeColumn >= 0 && IndexOf(cr.Topic, cr.Partition.Value) is var eof and >= 0) _caughtUp[eof] = true;
-                continue;
+                var eof = IndexOf(cr.Topic, cr.Partition.Value);
+                if (_eventTimeColumn >= 0 && eof >= 0) _caughtUp[eof] = true;
+                // Offsets below the stop that carry no message (transaction markers) end a bounded read here.
+                if (_stopAt is not null && eof >= 0 && cr.Offset.Value >= _stopAt[eof]) Finish(eof);
             }
-            if (cr.Message is null) continue;
-            Accept(cr);
+            else if (cr.Message is not null)
+            {
+                Accept(cr);
+            }
+            if (_stopAt is not null && _open == 0) break;
         }
         return new ValueTask<Batch?>(BuildBatch());
     }
@@ -194,7 +206,15 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         var k = IndexOf(cr.Topic, cr.Partition.Value);
         if (k < 0) return; // not ours (cannot happen with a manual assignment; defensive)
         var offset = cr.Offset.Value;
+        if (_stopAt is not null && offset >= _stopAt[k])
+        {
+            // Produced after a bounded read started: not part of it. Its value is already decoded into the batch.
+            if (cr.Message.Value == DecodeStatus.Ok) _data.Truncate(_data.Length - 1);
+            Finish(k);
+            return;
+        }
         _next[k] = offset + 1;
+        if (_stopAt is not null && offset + 1 >= _stopAt[k]) Finish(k);
         var topic = _owned[k].Topic;
         if (cr.Message.Value != DecodeStatus.Ok)
         {
@@ -203,7 +223,7 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         }
         if (_eventTimeColumn >= 0)
         {
-            _caughtUp[k] = false;
+            _caughtUp[k] = _stopAt is not null && _done[k]; // a finished partition no longer holds the watermark back
             var row = _data.Length - 1;
             if (row >= _rowSplit.Length) System.Array.Resize(ref _rowSplit, _rowSplit.Length * 2);
             _rowSplit[row] = k;
@@ -293,6 +313,26 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         _context.Metrics.DeadLetterCount.Add(1, _metricTags);
     }
 
+    /// <summary>A bounded read has read partition <paramref name="k"/> up to its stop offset: its position is the stop; stop fetching it.</summary>
+    private void Finish(int k)
+    {
+        if (_done[k]) return;
+        _done[k] = true;
+        _open--;
+        if (_eventTimeColumn >= 0) _caughtUp[k] = true;
+        // Partitions are delivered in order, so every offset below the stop has been seen.
+        _next[k] = Math.Max(_next[k], _stopAt![k]);
+        try
+        {
+            _consumer?.Pause([_owned[k]]);
+        }
+        catch (KafkaException e)
+        {
+            // Messages fetched later are dropped by the stop check; pausing only saves the fetches.
+            KafkaLog.TransientError(_logger, _source.Name, e.Error.ToString());
+        }
+    }
+
     private int IndexOf(string? topic, int partition)
     {
         if (_singleTopic) return (uint)partition < (uint)_slotOfPartition.Length ? _slotOfPartition[partition] : -1;
@@ -372,6 +412,12 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
     private void Start()
     {
         _started = true;
+        if (_options.Stop == KafkaStop.Latest)
+        {
+            _stopAt = new long[_owned.Count];
+            _done = new bool[_owned.Count];
+            _open = _owned.Count;
+        }
         if (_owned.Count == 0) return;
         var clientId = $"aietl-{_context.Metrics.Pipeline}-{_source.Name}-{_context.Task.Index}";
         try
@@ -445,6 +491,18 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
                 offset = restoring || _options.Start != KafkaStart.Latest ? wm.Low.Value : wm.High.Value;
             }
             _next[k] = offset;
+            if (_stopAt is not null)
+            {
+                _stopAt[k] = wm.High.Value;
+                if (offset >= _stopAt[k])
+                {
+                    // Nothing to read here (empty, or already read up to the end): not assigned at all.
+                    _done[k] = true;
+                    _open--;
+                    if (_eventTimeColumn >= 0) _caughtUp[k] = true;
+                    continue;
+                }
+            }
             assignment.Add(new TopicPartitionOffset(tp, new Offset(offset)));
         }
         _consumer.Assign(assignment);

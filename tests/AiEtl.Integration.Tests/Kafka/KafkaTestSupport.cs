@@ -137,6 +137,8 @@ internal static class KafkaTestSupport
             yield return string.Join("|", Enumerable.Range(0, b.ColumnCount).Select(c => Value(b.Column(c), i)));
     }
 
+    private static readonly int EpochDay = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
+
     public static string Value(IArrowArray a, int i)
     {
         if (a.IsNull(i)) return "null";
@@ -147,7 +149,7 @@ internal static class KafkaTestSupport
             DoubleArray x => x.GetValue(i)!.Value.ToString("R", CultureInfo.InvariantCulture),
             StringArray x => x.GetString(i),
             BooleanArray x => x.GetValue(i)!.Value ? "true" : "false",
-            Date32Array x => DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + x.GetValue(i)!.Value).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            Date32Array x => DateOnly.FromDayNumber(EpochDay + x.Values[i]).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             TimestampArray x => DateTimeOffset.FromUnixTimeMilliseconds(0).AddTicks(x.GetValue(i)!.Value * 10).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
             _ => throw new NotSupportedException(a.GetType().Name),
         };

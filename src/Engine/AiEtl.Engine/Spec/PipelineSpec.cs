@@ -372,6 +372,18 @@ public enum KafkaStart
     Timestamp,
 }
 
+/// <summary>Whether a Kafka source ends by itself.</summary>
+public enum KafkaStop
+{
+    /// <summary>Never: the source is unbounded and waits for new messages (the default).</summary>
+    Never,
+    /// <summary>
+    /// At the end each partition had when the source started (its high watermark then): the source is bounded,
+    /// ends once every partition has been read up to there, and messages produced later are left for the next run.
+    /// </summary>
+    Latest,
+}
+
 /// <summary>The Kafka security protocols (librdkafka <c>security.protocol</c>).</summary>
 public enum KafkaSecurityProtocol { Plaintext, Ssl, SaslPlaintext, SaslSsl }
 
@@ -510,6 +522,9 @@ public sealed record KafkaSourceSpec(
 
     /// <summary>With <see cref="KafkaStart.Timestamp"/>: the message time to start from.</summary>
     public DateTimeOffset? StartTimestamp { get; init; }
+
+    /// <summary>Where the source ends (<c>stop:</c>; null: never, an unbounded source).</summary>
+    public KafkaStop? Stop { get; init; }
 
     /// <summary>SASL and TLS settings (<c>security:</c>), or null for a plaintext connection (or raw <c>properties</c>).</summary>
     public KafkaSecuritySpec? Security { get; init; }

@@ -172,6 +172,12 @@ public static class SpecConnectors
         new("timestamp", KafkaStart.Timestamp),
     ];
 
+    internal static readonly IReadOnlyList<KeyValuePair<string, KafkaStop>> KafkaStops =
+    [
+        new("never", KafkaStop.Never),
+        new("latest", KafkaStop.Latest),
+    ];
+
     internal static readonly IReadOnlyList<KeyValuePair<string, KafkaOffsetOutOfRange>> KafkaOutOfRange =
     [
         new("fail", KafkaOffsetOutOfRange.Fail),
@@ -204,7 +210,7 @@ public static class SpecConnectors
     {
         if (ctx.Mapping(node, path, "kafka source options") is not { } map) return null;
         var r = new MapReader(ctx, map, path,
-            ["brokers", "topic", "topics", "group", "format", "start", "start_timestamp", "batch_size", "poll_timeout", "metadata_columns", "on_offset_out_of_range", "security", "properties",
+            ["brokers", "topic", "topics", "group", "format", "start", "start_timestamp", "stop", "batch_size", "poll_timeout", "metadata_columns", "on_offset_out_of_range", "security", "properties",
                 "schema_registry"]);
         var ok = true;
         var brokers = r.String("brokers", required: true);
@@ -244,6 +250,7 @@ public static class SpecConnectors
             ctx.Error(ste.Key, r.PathOf("start_timestamp"), "start_timestamp applies only with start: timestamp");
             ok = false;
         }
+        var stop = r.Enum("stop", KafkaStops, "stop position");
         var batchSize = r.Int32("batch_size", min: 1, max: MaxBatchSize);
         var pollTimeout = r.Duration("poll_timeout", allowZero: false);
         var metadata = new List<string>();
@@ -274,6 +281,7 @@ public static class SpecConnectors
         return new KafkaSourceSpec(brokers, topics, group, format, start, batchSize, pollTimeout, metadata, outOfRange, properties)
         {
             StartTimestamp = startTimestamp,
+            Stop = stop,
             Security = security,
             SchemaRegistry = registry,
         };
