@@ -237,6 +237,33 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
     }
 
     [Fact]
+    public void Options_that_do_not_fit_the_format_are_configuration_errors()
+    {
+        KafkaSourceOptions Options(KafkaFormat format) => new()
+        {
+            Name = "orders",
+            Brokers = Brokers,
+            Topics = ["t"],
+            Group = "g",
+            Schema = new Apache.Arrow.Schema.Builder().Field(ColumnTypes.Field("ts", ColumnKind.Timestamp)).Build(),
+            Format = format,
+        };
+        var registry = new AvroRegistryOptions { Url = "http://127.0.0.1:9" };
+        var epoch = Assert.Throws<AiEtl.Engine.Connectors.ConnectorConfigException>(() => new KafkaSource(Options(KafkaFormat.Avro) with
+        {
+            SchemaRegistry = registry,
+            Columns = new Dictionary<string, AiEtl.Engine.Json.JsonColumnOptions> { ["ts"] = new(TimeFormat: AiEtl.Engine.Json.JsonTimeFormat.EpochMillis) },
+        }));
+        Assert.Contains("a time format applies to JSON", epoch.Message, StringComparison.Ordinal);
+        var noRegistry = Assert.Throws<AiEtl.Engine.Connectors.ConnectorConfigException>(() => new KafkaSource(Options(KafkaFormat.Avro)));
+        Assert.Contains("needs schema_registry", noRegistry.Message, StringComparison.Ordinal);
+        var json = Assert.Throws<AiEtl.Engine.Connectors.ConnectorConfigException>(() => new KafkaSource(Options(KafkaFormat.Json) with { SchemaRegistry = registry }));
+        Assert.Contains("applies only with format avro", json.Message, StringComparison.Ordinal);
+        // A declared schema is enough to build the source: the registry is contacted only when a reader meets a schema id.
+        Assert.Equal(["ts"], new KafkaSource(Options(KafkaFormat.Avro) with { SchemaRegistry = registry }).Schema.FieldsList.Select(f => f.Name));
+    }
+
+    [Fact]
     public async Task An_unreachable_registry_stops_the_source_instead_of_dead_lettering_the_message()
     {
         var topic = NewTopic("avro-down", 1);
