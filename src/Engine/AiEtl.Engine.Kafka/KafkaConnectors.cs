@@ -1,5 +1,6 @@
 using AiEtl.Engine.Columns;
 using AiEtl.Engine.Json;
+using AiEtl.Engine.Kafka.Avro;
 using AiEtl.Engine.Planning;
 using AiEtl.Engine.Spec;
 using Apache.Arrow;
@@ -54,6 +55,24 @@ public static class KafkaConnectors
         var declared = s.Schema.Where(c => !k.MetadataColumns.Contains(c.Name)).ToList();
         var schema = new Schema.Builder();
         foreach (var c in declared) schema.Field(ColumnTypes.Field(c.Name, c.Type, nullable: !c.Required));
+        AvroRegistryOptions? registry = null;
+        AvroReaderSchema? avroReader = null;
+        if (k.Format == KafkaFormat.Avro && k.SchemaRegistry is { } r)
+        {
+            registry = new AvroRegistryOptions
+            {
+                Url = r.Url,
+                Subject = r.Subject,
+                BasicAuthUser = r.BasicAuthUser,
+                BasicAuthPassword = r.BasicAuthPassword,
+                RequestTimeout = r.RequestTimeout ?? TimeSpan.FromSeconds(30),
+            };
+            if (declared.Count == 0)
+            {
+                avroReader = DeriveAvroColumns(k, s, registry);
+                foreach (var f in avroReader.Arrow.FieldsList) schema.Field(f);
+            }
+        }
         return new KafkaSourceOptions
         {
             Name = s.Name,
@@ -77,6 +96,38 @@ public static class KafkaConnectors
             ResetOnOffsetOutOfRange = k.OnOffsetOutOfRange == KafkaOffsetOutOfRange.Reset,
             Properties = KafkaConfig.Merge(k.Properties, k.Security),
             Logger = logger,
+            Format = k.Format ?? KafkaFormat.Json,
+            SchemaRegistry = registry,
+            AvroReader = avroReader,
         };
+    }
+
+    /// <summary>
+    /// <c>format: avro</c> without a declared schema: the columns are the fields of the subject's latest schema in the
+    /// registry (default subject <c>&lt;topic&gt;-value</c>), read when the pipeline is planned.
+    /// </summary>
+    private static AvroReaderSchema DeriveAvroColumns(KafkaSourceSpec k, SourceSpec s, AvroRegistryOptions registry)
+    {
+        var path = $"sources.{s.Name}.{KafkaSourceSpec.KindName}.schema_registry";
+        if (registry.Subject is null && k.Topics.Count != 1)
+            throw new PlanException([new PlanError(path + ".subject", "a source of several topics needs schema_registry.subject (or a declared schema) to know its columns")]);
+        var subject = registry.Subject ?? $"{k.Topics[0]}-value";
+        try
+        {
+            using var provider = new SchemaRegistryProvider(registry);
+            var reader = AvroReaderSchema.FromAvro(provider.GetLatestSchema(subject));
+            var clash = reader.Arrow.FieldsList.Select(f => f.Name).Where(k.MetadataColumns.Contains).ToList();
+            if (clash.Count > 0)
+                throw new AvroSchemaException($"field(s) {string.Join(", ", clash)} of subject '{subject}' are also metadata columns (metadata_columns)");
+            return reader;
+        }
+        catch (AvroSchemaException e)
+        {
+            throw new PlanException([new PlanError(path, $"subject '{subject}': {e.Message}")]);
+        }
+        catch (KafkaSourceException e)
+        {
+            throw new PlanException([new PlanError(path, e.Message)]);
+        }
     }
 }

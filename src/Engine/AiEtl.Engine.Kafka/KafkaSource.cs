@@ -1,6 +1,7 @@
 using AiEtl.Engine.Columns;
 using AiEtl.Engine.Connectors;
 using AiEtl.Engine.Json;
+using AiEtl.Engine.Kafka.Avro;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
 using Apache.Arrow;
@@ -28,9 +29,11 @@ public sealed class KafkaSource : ISource
         {
             try
             {
-                _ = new JsonRowDecoder(options.Schema, options.Columns); // validates the column options now
+                // Validates the column options now.
+                if (options.Format == KafkaFormat.Avro) AvroReader = options.AvroReader ?? AvroReaderSchema.FromDeclared(options.Schema);
+                else _ = new JsonRowDecoder(options.Schema, options.Columns);
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException or AvroSchemaException)
             {
                 problems.Add(e.Message);
             }
@@ -48,7 +51,17 @@ public sealed class KafkaSource : ISource
         Schema = b.Build();
         MetadataSchema = new Schema(Schema.FieldsList.Skip(options.Schema.FieldsList.Count).ToList(), null);
         _partitions = new Lazy<IReadOnlyList<int>>(FetchPartitionCounts);
+        if (options.Format == KafkaFormat.Avro)
+            _avroSchemas = new Lazy<IAvroSchemaProvider>(() => options.AvroSchemas ?? new SchemaRegistryProvider(options.SchemaRegistry!));
     }
+
+    private readonly Lazy<IAvroSchemaProvider>? _avroSchemas;
+
+    /// <summary>With <c>format: avro</c>: the reader columns (and their defaults).</summary>
+    internal AvroReaderSchema? AvroReader { get; }
+
+    /// <summary>With <c>format: avro</c>: the writer schemas (one registry client shared by the readers).</summary>
+    internal IAvroSchemaProvider AvroSchemas => _avroSchemas!.Value;
 
     public string Name { get; }
 

@@ -1,4 +1,5 @@
 using AiEtl.Engine.Json;
+using AiEtl.Engine.Kafka.Avro;
 using AiEtl.Engine.Spec;
 using Apache.Arrow;
 using Microsoft.Extensions.Logging;
@@ -67,6 +68,18 @@ public sealed record KafkaSourceOptions
     /// <summary>librdkafka consumer properties applied last (security settings, fetch sizes, …).</summary>
     public IReadOnlyDictionary<string, string> Properties { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>How values are decoded (default JSON).</summary>
+    public KafkaFormat Format { get; init; } = KafkaFormat.Json;
+
+    /// <summary>With <see cref="KafkaFormat.Avro"/>: the schema registry (unless <see cref="AvroSchemas"/> is given).</summary>
+    public AvroRegistryOptions? SchemaRegistry { get; init; }
+
+    /// <summary>With <see cref="KafkaFormat.Avro"/>: the reader columns with their defaults (default: <see cref="Schema"/>, missing fields NULL).</summary>
+    public AvroReaderSchema? AvroReader { get; init; }
+
+    /// <summary>With <see cref="KafkaFormat.Avro"/>: writer schemas from somewhere other than a registry (embedding, tests).</summary>
+    public IAvroSchemaProvider? AvroSchemas { get; init; }
+
     /// <summary>Receives librdkafka's log, transient errors, commits and resets.</summary>
     public ILogger? Logger { get; init; }
 
@@ -97,6 +110,16 @@ public sealed record KafkaSourceOptions
         if (Stop == KafkaStop.Latest && Properties?.TryGetValue("enable.partition.eof", out var eof) == true && !string.Equals(eof, "true", StringComparison.OrdinalIgnoreCase))
             problems.Add("properties: stop: latest needs enable.partition.eof (end-of-partition events tell a bounded read it is done)");
         if (Start == KafkaStart.Timestamp && StartTimestamp is null) problems.Add("start: timestamp needs start_timestamp");
+        if (Format == KafkaFormat.Avro)
+        {
+            if (SchemaRegistry is null && AvroSchemas is null) problems.Add("format avro: needs schema_registry (where the writer schemas are)");
+            foreach (var (name, opt) in Columns ?? new Dictionary<string, JsonColumnOptions>())
+                if (opt.TimeFormat != JsonTimeFormat.Iso) problems.Add($"column '{name}': a time format applies to JSON; Avro timestamps carry their unit (timestamp-millis/-micros)");
+        }
+        else if (SchemaRegistry is not null || AvroReader is not null || AvroSchemas is not null)
+        {
+            problems.Add("schema_registry: applies only with format avro");
+        }
         KafkaConfig.CheckFiles(Properties, problems);
         return problems;
     }

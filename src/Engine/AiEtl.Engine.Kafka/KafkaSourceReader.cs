@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Unicode;
 using AiEtl.Engine.Columns;
 using AiEtl.Engine.Json;
+using AiEtl.Engine.Kafka.Avro;
 using AiEtl.Engine.Runtime;
 using AiEtl.Engine.Spec;
 using Apache.Arrow;
@@ -42,7 +43,7 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
     private readonly BatchBuilder _data;
     private readonly BatchBuilder? _meta;
     private readonly MetaColumn[] _metaColumns;
-    private readonly ValueDecoder _values;
+    private readonly IKafkaValueDecoder _values;
     private readonly KeyCapture? _keys;
     private readonly KeyValuePair<string, object?>[] _metricTags;
     private readonly bool _singleTopic;
@@ -94,7 +95,9 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         }).ToArray();
         if (_metaColumns.Length > 0) _meta = new BatchBuilder(source.MetadataSchema, _options.BatchSize);
         if (_metaColumns.Contains(MetaColumn.Key)) _keys = new KeyCapture();
-        _values = new ValueDecoder(new JsonRowDecoder(_options.Schema, _options.Columns), _data, _keys);
+        _values = _options.Format == KafkaFormat.Avro
+            ? new AvroValueDecoder(new AvroRowDecoder(source.AvroReader!, source.AvroSchemas), _data, _keys)
+            : new ValueDecoder(new JsonRowDecoder(_options.Schema, _options.Columns), _data, _keys);
         _metricTags = [new("pipeline", context.Metrics.Pipeline), new("operator", source.Name)];
     }
 
@@ -215,7 +218,7 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         var topic = _owned[k].Topic;
         if (cr.Message.Value != DecodeStatus.Ok)
         {
-            DeadLetter(topic, cr.Partition.Value, offset, _values.Error.ErrorClass, _values.Error.Message, _values.Raw);
+            DeadLetter(topic, cr.Partition.Value, offset, _values.ErrorClass, _values.ErrorMessage, _values.Raw);
             return;
         }
         if (_eventTimeColumn >= 0)
@@ -575,6 +578,8 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
     private void OnConsumeError(ConsumeException e)
     {
         var err = e.Error;
+        // A value decoder that cannot go on (the schema registry unreachable) must not lose the message: stop.
+        if (e.InnerException is KafkaSourceException decoderFailure) throw decoderFailure;
         if (err.Code == ErrorCode.Local_AutoOffsetReset)
         {
             // auto.offset.reset=error: retention deleted data this reader had not read yet.
@@ -635,10 +640,12 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
     /// Decodes each value straight into the batch builder from librdkafka's buffer. Confluent deserializes
     /// the key first, so a key the <c>_key</c> column cannot hold is known before the value is decoded.
     /// </summary>
-    private sealed class ValueDecoder(JsonRowDecoder decoder, BatchBuilder builder, KeyCapture? keys) : IDeserializer<DecodeStatus>
+    private sealed class ValueDecoder(JsonRowDecoder decoder, BatchBuilder builder, KeyCapture? keys) : IKafkaValueDecoder
     {
         public JsonDecodeError Error;
-        public byte[] Raw = [];
+        public byte[] Raw { get; private set; } = [];
+        public string ErrorClass => Error.ErrorClass;
+        public string ErrorMessage => Error.Message;
 
         public DecodeStatus Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context)
         {
@@ -661,7 +668,7 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
     }
 
     /// <summary>Copies the key into a reused buffer for the <c>_key</c> column.</summary>
-    private sealed class KeyCapture : IDeserializer<Ignore>
+    internal sealed class KeyCapture : IDeserializer<Ignore>
     {
         private byte[] _buf = new byte[256];
         private int _length;

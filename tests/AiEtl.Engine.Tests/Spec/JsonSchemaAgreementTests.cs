@@ -113,6 +113,11 @@ public sealed class JsonSchemaAgreementTests
         { "kafka sink idempotence off", "name: x\nsource: { generator: { kind: orders } }\nsink: { kafka: { brokers: b:9092, topic: t, properties: { enable.idempotence: false } } }\n" },
         { "dead letter file and kafka", Valid + "\ndead_letter: { file: a.jsonl, kafka: { brokers: b:9092, topic: dlq } }\n" },
         { "kafka dead letter without brokers", Valid + "\ndead_letter: { kafka: { topic: dlq } }\n" },
+        { "kafka avro without schema registry", "name: x\nsource: { kafka: { brokers: b:9092, topic: t, format: avro } }\nsink: { null: }\n" },
+        { "kafka schema registry with json", "name: x\nsource: { kafka: { brokers: b:9092, topic: t, schema_registry: { url: \"http://r:8081\" } }, schema: { id: int64 } }\nsink: { null: }\n" },
+        { "kafka schema registry without url", "name: x\nsource: { kafka: { brokers: b:9092, topic: t, format: avro, schema_registry: { subject: s } } }\nsink: { null: }\n" },
+        { "kafka schema registry bad url", "name: x\nsource: { kafka: { brokers: b:9092, topic: t, format: avro, schema_registry: { url: \"r:8081\" } } }\nsink: { null: }\n" },
+        { "kafka schema registry user without password", "name: x\nsource: { kafka: { brokers: b:9092, topic: t, format: avro, schema_registry: { url: \"http://r:8081\", basic_auth_user: u } } }\nsink: { null: }\n" },
     };
 
     [Fact]
@@ -157,6 +162,7 @@ public sealed class JsonSchemaAgreementTests
         Assert.Equal(SpecNames.FileFormats.Select(g => g.Key).Order(), Enum(defs["fileFormat"]!).Order());
         Assert.Equal(KafkaMetadataColumns.All.Select(c => c.Name).Order(), Enum(defs["kafkaSource"]!["properties"]!["metadata_columns"]!["items"]!).Order());
         Assert.Equal(SpecConnectors.KafkaStarts.Select(g => g.Key).Order(), Enum(defs["kafkaSource"]!["properties"]!["start"]!).Order());
+        Assert.Equal(SpecConnectors.KafkaFormats.Select(g => g.Key).Order(), Enum(defs["kafkaSource"]!["properties"]!["format"]!).Order());
         Assert.Equal(SpecConnectors.DeadLetterTargets.Select(t => t.Name).Append("file").Order(), Keys(schema["properties"]!["dead_letter"]!["properties"]!).Order());
         var ch = defs["clickhouseSink"]!["properties"]!;
         Assert.Equal(SpecNames.ClickHouseEngines.Select(g => g.Key).Order(), Enum(ch["engine"]!).Order());

@@ -187,3 +187,92 @@ public sealed class KafkaSpecTests
         SingleError(Base + "dead_letter: { kafka: { topic: dlq } }\n", "dead_letter.kafka.brokers", 4, 23, "missing required key 'brokers'");
     }
 }
+
+/// <summary><c>format: avro</c> with <c>schema_registry:</c> in specs.</summary>
+public sealed class KafkaAvroSpecTests
+{
+    [Fact]
+    public void Avro_source_loads_without_a_declared_schema_and_keeps_the_registry_options()
+    {
+        var vars = new Dictionary<string, string> { ["REGISTRY_PASSWORD"] = "reg-Secret-9034" };
+        var loaded = PipelineSpecLoader.LoadFromString("""
+            name: k
+            source:
+              kafka:
+                brokers: b:9092
+                topic: orders
+                format: avro
+                metadata_columns: [_offset]
+                schema_registry:
+                  url: https://registry.example:8081
+                  subject: orders-value
+                  basic_auth_user: etl
+                  basic_auth_password: ${REGISTRY_PASSWORD}
+                  request_timeout: 5s
+              event_time: { column: ts }
+            sink: { null: }
+            """, FileName, n => vars.GetValueOrDefault(n));
+        Assert.True(loaded.IsValid, string.Join("\n", loaded.FormatErrors()));
+        var source = loaded.Spec!.Sources[0];
+        var k = Assert.IsType<KafkaSourceSpec>(source.Connector);
+        Assert.Equal(KafkaFormat.Avro, k.Format);
+        Assert.Equal(new KafkaSchemaRegistrySpec("https://registry.example:8081", "orders-value", "etl", "reg-Secret-9034", TimeSpan.FromSeconds(5)), k.SchemaRegistry);
+        // The columns come from the registry when the pipeline is planned: only the metadata column is known now,
+        // and event time is checked then.
+        Assert.Equal(["_offset"], source.Schema.Select(c => c.Name));
+        Assert.Equal("ts", source.EventTime!.Column);
+        Assert.Contains("reg-Secret-9034", k.SecretValues());
+        Assert.Equal("password ***", loaded.Spec.Secrets.Redact("password reg-Secret-9034"));
+    }
+
+    [Fact]
+    public void Avro_source_may_still_declare_its_columns()
+    {
+        var source = LoadValid("""
+            name: k
+            source:
+              kafka: { brokers: b:9092, topic: orders, format: avro, schema_registry: { url: "http://r:8081" } }
+              schema: { id: { type: int64, required: true }, ts: timestamp }
+            sink: { null: }
+            """).Sources[0];
+        Assert.Equal(["id", "ts"], source.Schema.Select(c => c.Name));
+        Assert.Null(Assert.IsType<KafkaSourceSpec>(source.Connector).SchemaRegistry!.Subject);
+    }
+
+    [Fact]
+    public void Registry_problems_are_reported_at_their_keys()
+    {
+        var errors = Errors("""
+            name: k
+            source:
+              kafka: { brokers: b:1, topic: t, format: avro }
+            sink: { null: }
+            """);
+        AssertError(Assert.Single(errors, e => e.Path == "source.kafka.format"), "source.kafka.format", 3, 44, "needs schema_registry");
+        SingleError("""
+            name: k
+            source:
+              kafka: { brokers: b:1, topic: t, schema_registry: { url: "http://r:1" } }
+              schema: { id: int64 }
+            sink: { null: }
+            """, "source.kafka.schema_registry", 3, 36, "only with format: avro");
+        SingleError("""
+            name: k
+            source:
+              kafka: { brokers: b:1, topic: t, format: avro, schema_registry: { url: "ftp://r:1" } }
+            sink: { null: }
+            """, "source.kafka.schema_registry.url", 3, 74, "http:// or https://");
+        SingleError("""
+            name: k
+            source:
+              kafka: { brokers: b:1, topic: t, format: avro, schema_registry: { url: "http://r:1", basic_auth_user: u } }
+            sink: { null: }
+            """, "source.kafka.schema_registry.basic_auth_password", 3, 88, "needs both");
+        SingleError("""
+            name: k
+            source:
+              kafka: { brokers: b:1, topic: t }
+            sink: { null: }
+            """, "source.schema", 3, 3, "needs a schema");
+    }
+}

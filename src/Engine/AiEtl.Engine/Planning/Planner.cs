@@ -48,6 +48,17 @@ public static class Planner
             throw new PlanException([new PlanError("sources", "several sources need an SQL transform with joins or unions, which the engine does not support yet")]);
         var sourceSpec = spec.Sources[0];
         var source = connectors.CreateSource(sourceSpec, spec);
+        if (sourceSpec.EventTime is { } declaredTime)
+        {
+            // A schema the connector found itself (a schema registry, a database catalog) is checked only now.
+            var at = source.Schema.GetFieldIndex(declaredTime.Column);
+            if (at < 0)
+                throw new PlanException([new PlanError($"sources.{sourceSpec.Name}.event_time.column",
+                    $"column '{declaredTime.Column}' is not in the source schema ({string.Join(", ", source.Schema.FieldsList.Select(f => f.Name))})")]);
+            if (!ColumnTypes.TryFromArrow(source.Schema.FieldsList[at].DataType, out var timeKind) || timeKind != ColumnKind.Timestamp)
+                throw new PlanException([new PlanError($"sources.{sourceSpec.Name}.event_time.column",
+                    $"the event-time column must be a timestamp; '{declaredTime.Column}' is {source.Schema.FieldsList[at].DataType.Name}")]);
+        }
         var logical = new List<string> { $"source {sourceSpec.Name}: {sourceSpec.Connector.Describe()} -> ({string.Join(", ", source.Schema.FieldsList.Select(f => $"{f.Name} {f.DataType.Name}"))})" };
 
         // Operators as factories (one instance per task), in order; stateful ones start a new keyed vertex.

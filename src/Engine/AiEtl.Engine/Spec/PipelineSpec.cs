@@ -460,7 +460,21 @@ public enum KafkaOffsetOutOfRange
 }
 
 /// <summary>How Kafka message values are decoded.</summary>
-public enum KafkaFormat { Json }
+public enum KafkaFormat
+{
+    /// <summary>One JSON object per message.</summary>
+    Json,
+    /// <summary>Avro binary in Confluent's wire format (magic byte, schema id, body); writer schemas from a schema registry.</summary>
+    Avro,
+}
+
+/// <summary><c>schema_registry:</c> of a Kafka source with <c>format: avro</c> (the Confluent Schema Registry REST API).</summary>
+/// <param name="Url">Base URL, <c>http(s)://host:port</c>.</param>
+/// <param name="Subject">Subject whose latest schema gives the columns when no schema is declared (default <c>&lt;topic&gt;-value</c>).</param>
+/// <param name="BasicAuthUser">HTTP basic-auth user name.</param>
+/// <param name="BasicAuthPassword">HTTP basic-auth password (a secret: never printed).</param>
+/// <param name="RequestTimeout">Longest a registry request may take (default 30 s).</param>
+public sealed record KafkaSchemaRegistrySpec(string Url, string? Subject, string? BasicAuthUser, string? BasicAuthPassword, TimeSpan? RequestTimeout);
 
 /// <summary>Kafka metadata that a source can append as columns, after the declared ones.</summary>
 public static class KafkaMetadataColumns
@@ -479,11 +493,11 @@ public static class KafkaMetadataColumns
     public static ColumnSpec? Find(string name) => All.FirstOrDefault(c => c.Name == name);
 }
 
-/// <summary>Reads JSON messages from Kafka topics; partitions are the splits.</summary>
+/// <summary>Reads JSON (or Avro) messages from Kafka topics; partitions are the splits.</summary>
 /// <param name="Brokers">Bootstrap servers, <c>host:port[,host:port…]</c>.</param>
 /// <param name="Topics">One or more topics (<c>topic:</c> or <c>topics:</c>).</param>
 /// <param name="Group">Consumer group used to commit offsets (default <c>aietl-&lt;pipeline&gt;</c>).</param>
-/// <param name="Format">Value format (json).</param>
+/// <param name="Format">Value format (json, or avro with <see cref="SchemaRegistry"/>).</param>
 /// <param name="Start">Where to start without a checkpoint (default committed, else earliest).</param>
 /// <param name="BatchSize">Most rows per batch.</param>
 /// <param name="PollTimeout">Longest wait for a batch to fill before returning what arrived (default 100ms).</param>
@@ -515,7 +529,11 @@ public sealed record KafkaSourceSpec(
     /// <summary>SASL and TLS settings (<c>security:</c>), or null for a plaintext connection (or raw <c>properties</c>).</summary>
     public KafkaSecuritySpec? Security { get; init; }
 
-    public override IEnumerable<string> SecretValues() => KafkaSecretValues(Properties, Security);
+    /// <summary>With <see cref="KafkaFormat.Avro"/>: the schema registry holding the writer schemas.</summary>
+    public KafkaSchemaRegistrySpec? SchemaRegistry { get; init; }
+
+    public override IEnumerable<string> SecretValues() =>
+        KafkaSecretValues(Properties, Security).Concat(SchemaRegistry?.BasicAuthPassword is { } pw ? [pw] : []);
 
     internal static IEnumerable<string> KafkaSecretValues(IReadOnlyDictionary<string, string> properties, KafkaSecuritySpec? security) =>
         properties.Where(p => SecretRedactor.IsSecretKey(p.Key)).Select(p => p.Value).Concat(security?.SecretValues() ?? []);

@@ -250,6 +250,8 @@ public static class PipelineSpecLoader
         // Names of every declared column, also those whose type is wrong, so event_time is checked against them.
         IReadOnlyCollection<string>? columnNames = null;
         var schemaEntry = r.Entry("schema");
+        // The connector finds the columns itself when it is planned (e.g. a schema registry): event time is checked then.
+        var schemaDeferred = schemaEntry is null && connector is not null && kind.SchemaOptional?.Invoke(connector) == true;
         switch (kind.Schema)
         {
             case SchemaRule.Fixed:
@@ -264,7 +266,8 @@ public static class PipelineSpecLoader
                     columnNames = schema.Select(c => c.Name).ToArray();
                 }
                 break;
-            case SchemaRule.Required when schemaEntry is null:
+            // A connector that may find its columns itself but did not parse: its own errors say what to fix first.
+            case SchemaRule.Required when schemaEntry is null && !schemaDeferred && (connector is not null || kind.SchemaOptional is null):
                 r.Missing("schema", $"a {kind.Name} source needs a schema (column: type, …)");
                 ok = false;
                 break;
@@ -291,7 +294,7 @@ public static class PipelineSpecLoader
                     ok = false;
                 }
                 schema = [.. declared, .. extra];
-                columnNames = [.. columnNames ?? [], .. extra.Select(c => c.Name)];
+                columnNames = schemaDeferred ? null : [.. columnNames ?? [], .. extra.Select(c => c.Name)];
             }
         }
 

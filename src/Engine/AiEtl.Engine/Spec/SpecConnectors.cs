@@ -20,12 +20,14 @@ internal enum SchemaRule
 /// Columns the connector appends after the declared ones (e.g. Kafka metadata), with the option key that asks
 /// for them (for messages); they are part of the source schema, so event time may name them.
 /// </param>
+/// <param name="SchemaOptional">For <see cref="SchemaRule.Required"/>: true when these options let the connector find the schema itself.</param>
 internal sealed record SourceConnectorKind(
     string Name,
     SchemaRule Schema,
     Func<SpecContext, YNode, string, SourceConnectorSpec?> Parse,
     Func<SourceConnectorSpec, IReadOnlyList<ColumnSpec>>? FixedSchema = null,
-    Func<SourceConnectorSpec, IReadOnlyList<ColumnSpec>>? ExtraColumns = null);
+    Func<SourceConnectorSpec, IReadOnlyList<ColumnSpec>>? ExtraColumns = null,
+    Func<SourceConnectorSpec, bool>? SchemaOptional = null);
 
 /// <summary>A sink connector kind: its YAML key and option parser.</summary>
 internal sealed record SinkConnectorKind(string Name, Func<SpecContext, YNode, string, SinkConnectorSpec?> Parse);
@@ -41,7 +43,8 @@ public static class SpecConnectors
         new(GeneratorSourceSpec.KindName, SchemaRule.Fixed, ParseGenerator, c => GeneratorSchemas.For(((GeneratorSourceSpec)c).Generator)),
         new(FileSourceSpec.KindName, SchemaRule.Required, ParseFileSource),
         new(KafkaSourceSpec.KindName, SchemaRule.Required, ParseKafkaSource,
-            ExtraColumns: c => ((KafkaSourceSpec)c).MetadataColumns.Select(n => KafkaMetadataColumns.Find(n)!).ToArray()),
+            ExtraColumns: c => ((KafkaSourceSpec)c).MetadataColumns.Select(n => KafkaMetadataColumns.Find(n)!).ToArray(),
+            SchemaOptional: c => ((KafkaSourceSpec)c).Format == KafkaFormat.Avro),
         new(PostgresCdcSourceSpec.KindName, SchemaRule.Optional, ParsePostgresCdc),
         new(NexmarkSourceSpec.KindName, SchemaRule.Fixed, ParseNexmark, c => GeneratorSchemas.For(((NexmarkSourceSpec)c).Stream)),
     ];
@@ -181,7 +184,7 @@ public static class SpecConnectors
         new("reset", KafkaOffsetOutOfRange.Reset),
     ];
 
-    internal static readonly IReadOnlyList<KeyValuePair<string, KafkaFormat>> KafkaFormats = [new("json", KafkaFormat.Json)];
+    internal static readonly IReadOnlyList<KeyValuePair<string, KafkaFormat>> KafkaFormats = [new("json", KafkaFormat.Json), new("avro", KafkaFormat.Avro)];
 
     /// <summary>librdkafka properties the Kafka source sets itself (its guarantees depend on them).</summary>
     private static readonly Dictionary<string, string> KafkaSourceReserved = new(StringComparer.Ordinal)
@@ -207,7 +210,8 @@ public static class SpecConnectors
     {
         if (ctx.Mapping(node, path, "kafka source options") is not { } map) return null;
         var r = new MapReader(ctx, map, path,
-            ["brokers", "topic", "topics", "group", "format", "start", "start_timestamp", "stop", "batch_size", "poll_timeout", "metadata_columns", "on_offset_out_of_range", "security", "properties"]);
+            ["brokers", "topic", "topics", "group", "format", "start", "start_timestamp", "stop", "batch_size", "poll_timeout", "metadata_columns", "on_offset_out_of_range", "security", "properties",
+                "schema_registry"]);
         var ok = true;
         var brokers = r.String("brokers", required: true);
         var topics = new List<string>();
@@ -257,13 +261,55 @@ public static class SpecConnectors
         var outOfRange = r.Enum("on_offset_out_of_range", KafkaOutOfRange, "out-of-range policy");
         var properties = ReadProperties(ctx, r, KafkaSourceReserved, ref ok);
         var security = ReadKafkaSecurity(ctx, r, properties, ref ok);
+        KafkaSchemaRegistrySpec? registry = null;
+        if (r.Entry("schema_registry") is { } sre)
+        {
+            if (format != KafkaFormat.Avro)
+            {
+                ctx.Error(sre.Key, r.PathOf("schema_registry"), "schema_registry applies only with format: avro");
+                ok = false;
+            }
+            registry = ReadSchemaRegistry(ctx, sre.Value, r.PathOf("schema_registry"));
+            ok &= registry is not null;
+        }
+        else if (format == KafkaFormat.Avro)
+        {
+            ctx.Error(r.Node("format")!, r.PathOf("format"), "format: avro needs schema_registry: { url: http://host:8081 } (where the writer schemas are)");
+            ok = false;
+        }
         if (brokers is null || !ok) return null;
         return new KafkaSourceSpec(brokers, topics, group, format, start, batchSize, pollTimeout, metadata, outOfRange, properties)
         {
             StartTimestamp = startTimestamp,
             Stop = stop,
             Security = security,
+            SchemaRegistry = registry,
         };
+    }
+
+    /// <summary><c>schema_registry: { url, subject, basic_auth_user, basic_auth_password, request_timeout }</c>.</summary>
+    private static KafkaSchemaRegistrySpec? ReadSchemaRegistry(SpecContext ctx, YNode node, string path)
+    {
+        if (ctx.Mapping(node, path, "schema registry options") is not { } map) return null;
+        var r = new MapReader(ctx, map, path, ["url", "subject", "basic_auth_user", "basic_auth_password", "request_timeout"]);
+        var ok = true;
+        var url = r.String("url", required: true);
+        if (url != null && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Query.Length > 0))
+        {
+            ctx.Error(r.Node("url")!, r.PathOf("url"), $"url must be an http:// or https:// URL without a query string, e.g. http://localhost:8081 (got '{url}')");
+            ok = false;
+        }
+        var subject = r.String("subject");
+        var user = r.String("basic_auth_user");
+        var password = r.String("basic_auth_password", allowEmpty: true);
+        if ((user is null) != (password is null))
+        {
+            ctx.Error(r.Entry(user is null ? "basic_auth_password" : "basic_auth_user")!.Value.Key, r.PathOf(user is null ? "basic_auth_user" : "basic_auth_password"),
+                "basic auth needs both basic_auth_user and basic_auth_password");
+            ok = false;
+        }
+        var timeout = r.Duration("request_timeout", allowZero: false);
+        return url is not null && ok ? new KafkaSchemaRegistrySpec(url, subject, user, password, timeout) : null;
     }
 
     private static KafkaSinkSpec? ParseKafkaSink(SpecContext ctx, YNode node, string path)
