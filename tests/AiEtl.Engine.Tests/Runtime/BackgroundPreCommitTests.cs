@@ -25,11 +25,11 @@ public sealed class BackgroundPreCommitTests
         return (g, input);
     }
 
-    private static JobOptions Options(EngineMetrics metrics, TimeSpan? interval) => new()
+    private static JobOptions Options(EngineMetrics metrics, TimeSpan? interval, ICheckpointStore? store = null) => new()
     {
         DeadLetters = new ListDeadLetters(),
         Metrics = metrics,
-        Store = new InMemoryCheckpointStore(),
+        Store = store ?? new InMemoryCheckpointStore(),
         CheckpointInterval = interval,
         // Two batches in flight: the source cannot run far ahead of the (slightly slow) sink, so periodic
         // checkpoints fall inside the run instead of after the source has ended.
@@ -75,6 +75,31 @@ public sealed class BackgroundPreCommitTests
         Assert.Equal(0, Interlocked.Read(ref metrics.CheckpointsCompleted));
         Assert.Empty(sink.Completed);
         foreach (var b in input) b.Dispose();
+    }
+
+    [Fact]
+    public async Task A_checkpoint_store_failure_after_a_background_pre_commit_fails_the_job()
+    {
+        // The acknowledgement that completes the checkpoint runs off the task, after the pre-commit: a store that
+        // cannot write must still fail the run, not leave it waiting for a checkpoint that never completes.
+        var sink = new BackgroundSink();
+        var (g, input) = Job(sink, batches: 20);
+        using var metrics = new EngineMetrics("bg");
+        var options = Options(metrics, null, new FailingStore());
+        var run = new JobRunner(g, options).RunAsync(CancellationToken.None, TestContext.Current.CancellationToken);
+        var e = await Assert.ThrowsAsync<PipelineFailedException>(() => run.WaitAsync(Limit, TestContext.Current.CancellationToken));
+        Assert.Contains("injected store failure", e.Message, StringComparison.Ordinal);
+        Assert.Empty(sink.Completed);
+        foreach (var b in input) b.Dispose();
+    }
+
+    private sealed class FailingStore : ICheckpointStore
+    {
+        public void Write(CheckpointData checkpoint) => throw new IOException("injected store failure");
+        public CheckpointData? LoadLatest() => null;
+        public void WriteSavepoint(string name, CheckpointData checkpoint) => throw new IOException("injected store failure");
+        public CheckpointData? LoadSavepoint(string name) => null;
+        public void DiscardCheckpoints() { }
     }
 
     /// <summary>Counts rows; its pre-commits complete later, on a timer or after more writes, or fail.</summary>

@@ -158,14 +158,14 @@ internal abstract class TaskBase
         {
             foreach (var (key, task) in pending)
                 if (await task.ConfigureAwait(false) is { } s) states.Add(new(key, s));
+            // Completing the checkpoint (writing it to the store) may fail too: that also fails this task.
+            if (!ct.IsCancellationRequested) Runner.Coordinator.Acknowledge(id, states);
         }
         catch (Exception e)
         {
             Volatile.Write(ref _ackFailure, e);
             Post(StreamElement.AckFailed(id));
-            return;
         }
-        if (!ct.IsCancellationRequested) Runner.Coordinator.Acknowledge(id, states);
     }
 
     /// <summary>Rethrows the failure of a background pre-commit (on the <see cref="ElementKind.AckFailed"/> message).</summary>
