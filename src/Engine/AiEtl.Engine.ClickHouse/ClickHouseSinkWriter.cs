@@ -13,12 +13,14 @@ namespace AiEtl.Engine.ClickHouse;
 /// <summary>
 /// One writer instance of <see cref="ClickHouseSink"/>. Encodes each batch into the insert buffer as it arrives
 /// (the caller keeps the batch), inserts when the buffer reaches the row or byte limit, when the flush interval
-/// passes, and at every checkpoint. An insert runs in the background while the next rows are encoded into a second
-/// buffer (at most one insert in flight: the next flush waits for it, and a checkpoint waits for both), so reading
-/// and encoding overlap the server's work. While ClickHouse is unreachable the insert retries and every call blocks,
-/// so the runtime backpressures; the writer never holds more than its two buffers.
+/// passes, and at every checkpoint. Inserts run in the background, one at a time and in order, while the next rows
+/// are encoded into a spare buffer (up to two inserts queued or running, three buffers in all), so reading and
+/// encoding overlap the server's work. A checkpoint barrier does not wait either (<see cref="IBackgroundPreCommit"/>):
+/// it queues the insert of the rows before it and the runtime acknowledges the checkpoint when that insert is done.
+/// While ClickHouse is unreachable the insert retries and the next flush blocks once every buffer is taken, so the
+/// runtime backpressures; the writer never holds more than its three buffers.
 /// </summary>
-internal sealed class ClickHouseSinkWriter : ISinkWriter
+internal sealed class ClickHouseSinkWriter : ISinkWriter, IBackgroundPreCommit
 {
     private readonly ClickHouseSinkOptions _o;
     private readonly Schema _input;
@@ -30,8 +32,13 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
     private readonly string _queryPrefix;
     private readonly string _table;
     private EncodeBuffer _buffer;      // rows being encoded
-    private EncodeBuffer _sending;     // rows of the insert in flight (or a cleared spare)
-    private Task? _inflight;
+    // Inserts run one at a time, in order, each chained after the previous one (and after the settling of a
+    // checkpoint); at most MaxBuffers - 1 of them are queued or running, each holding its encoded buffer.
+    private const int MaxBuffers = 3;
+    private readonly Stack<EncodeBuffer> _spare = new();
+    private readonly Queue<(Task Task, EncodeBuffer? Buffer)> _pending = new();
+    private Task? _last;
+    private int _buffers = 1;
     private readonly RowRejects _rejects = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
@@ -42,10 +49,13 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
     private Exception? _backgroundFailure;
     private int _bufferedRows;
     private long _firstRowAt;
-    private long _epoch;
-    private long _epochRows;
-    private bool _epochUncertain;
+    private long _epoch;               // the checkpoint interval of the rows being encoded now
     private int _insertSeq;
+    // The insert side (inserts run one at a time, so only the running one touches these): the interval of the
+    // last insert, how many of its rows were inserted, and whether an insert of it failed ambiguously.
+    private long _sentEpoch = -1;
+    private long _sentRows;
+    private bool _sentUncertain;
 
     public ClickHouseSinkWriter(ClickHouseSinkOptions options, Schema input, ConnectorContext context)
     {
@@ -61,7 +71,6 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
         _table = $"{Ident(options.Database)}.{Ident(options.Table)}";
         // The slack covers block headers and the reservation of the last column written.
         _buffer = new EncodeBuffer(Math.Min(1 << 20, options.BatchBytes), (long)options.BatchBytes + (64 << 10));
-        _sending = new EncodeBuffer(Math.Min(1 << 20, options.BatchBytes), (long)options.BatchBytes + (64 << 10));
     }
 
     /// <summary>The server's version, known after <see cref="OpenAsync"/>.</summary>
@@ -114,8 +123,6 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
     private void StartEpoch(long epoch)
     {
         _epoch = epoch;
-        _epochRows = 0;
-        _epochUncertain = false;
         _insertSeq = 0;
         if (_exactlyOnce) _checkpointColumn = ConstantWriter.Integer((ulong)epoch, 8);
     }
@@ -307,42 +314,72 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
     }
 
     /// <summary>
-    /// Starts inserting the buffer in the background (the caller holds the gate) after the previous insert finished;
-    /// that insert's failure surfaces here. Retries transient failures; see <see cref="InsertAsync"/>.
+    /// Queues the insert of the buffer behind the inserts already queued (the caller holds the gate) and continues
+    /// encoding into a spare buffer; when every buffer is taken, waits for the oldest insert. A failed insert fails
+    /// every insert queued after it (none of them is sent), and its failure surfaces here. Retries transient
+    /// failures; see <see cref="InsertAsync"/>.
     /// </summary>
     private async ValueTask FlushAsync(CancellationToken ct)
     {
         if (_bufferedRows == 0) return;
-        await WaitForInflightAsync().ConfigureAwait(false);
+        var next = await TakeSpareAsync().ConfigureAwait(false);
         var full = _buffer;
         var rows = _bufferedRows;
-        _buffer = _sending;
-        _sending = full;
+        _buffer = next;
         _bufferedRows = 0;
-        _inflight = SendAsync(full, rows, ct);
+        Enqueue(SendAfterAsync(_last, full, rows, _epoch, ++_insertSeq, ct), full);
     }
 
-    /// <summary>Inserts everything buffered and waits until the server has it (the caller holds the gate).</summary>
-    private async ValueTask DrainAsync(CancellationToken ct)
+    private void Enqueue(Task task, EncodeBuffer? buffer)
     {
-        await FlushAsync(ct).ConfigureAwait(false);
-        await WaitForInflightAsync().ConfigureAwait(false);
+        _last = task;
+        _pending.Enqueue((task, buffer));
     }
 
-    private async ValueTask WaitForInflightAsync()
+    private async ValueTask<EncodeBuffer> TakeSpareAsync()
     {
-        if (_inflight is not { } t) return;
-        _inflight = null;
-        await t.ConfigureAwait(false);
+        while (true)
+        {
+            while (_pending.TryPeek(out var head) && head.Task.IsCompleted) await RetireAsync().ConfigureAwait(false);
+            if (_spare.TryPop(out var spare)) return spare;
+            if (_buffers < MaxBuffers)
+            {
+                _buffers++;
+                return new EncodeBuffer(Math.Min(1 << 20, _o.BatchBytes), (long)_o.BatchBytes + (64 << 10));
+            }
+            await RetireAsync().ConfigureAwait(false);
+        }
     }
 
-    private async Task SendAsync(EncodeBuffer buffer, int rows, CancellationToken ct)
+    /// <summary>Waits for the oldest queued task and takes its buffer back; rethrows its failure.</summary>
+    private async ValueTask RetireAsync()
     {
-        await InsertAsync(buffer, rows, ct).ConfigureAwait(false);
+        var (task, buffer) = _pending.Peek();
+        await task.ConfigureAwait(false);
+        _pending.Dequeue();
+        if (buffer == null) return;
+        buffer.Clear();
+        _spare.Push(buffer);
+    }
+
+    private async Task SendAfterAsync(Task? previous, EncodeBuffer buffer, int rows, long epoch, int seq, CancellationToken ct)
+    {
+        if (previous != null) await previous.ConfigureAwait(false);
+        await SendAsync(buffer, rows, epoch, seq, ct).ConfigureAwait(false);
+    }
+
+    private async Task SendAsync(EncodeBuffer buffer, int rows, long epoch, int seq, CancellationToken ct)
+    {
+        if (epoch != _sentEpoch)
+        {
+            _sentEpoch = epoch;
+            _sentRows = 0;
+            _sentUncertain = false;
+        }
+        await InsertAsync(buffer, rows, epoch, seq, ct).ConfigureAwait(false);
         Inserts++;
         RowsInserted += rows;
-        _epochRows += rows;
-        buffer.Clear();
+        _sentRows += rows;
     }
 
     /// <summary>
@@ -351,13 +388,12 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
     /// server, the writer counts its rows of the current checkpoint interval; unchanged → retry, grown by exactly this
     /// insert → done, anything else → fail (recovery from the last checkpoint then removes the interval).
     /// </summary>
-    private async Task InsertAsync(EncodeBuffer buffer, int rows, CancellationToken ct)
+    private async Task InsertAsync(EncodeBuffer buffer, int rows, long epoch, int seq, CancellationToken ct)
     {
-        var seq = ++_insertSeq;
         var budget = new RetryBudget(_o.MaxRetryTime, _o.InitialBackoff, _o.MaxBackoff);
         for (var attempt = 0; ; attempt++)
         {
-            var queryId = $"{_queryPrefix}{_epoch.ToString(CultureInfo.InvariantCulture)}-{seq.ToString(CultureInfo.InvariantCulture)}-{attempt.ToString(CultureInfo.InvariantCulture)}";
+            var queryId = $"{_queryPrefix}{epoch.ToString(CultureInfo.InvariantCulture)}-{seq.ToString(CultureInfo.InvariantCulture)}-{attempt.ToString(CultureInfo.InvariantCulture)}";
             ClickHouseSinkException failure;
             try
             {
@@ -375,8 +411,8 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
             Retries++;
             if (_exactlyOnce && failure.MayHaveApplied)
             {
-                _epochUncertain = true;
-                if (await WasAppliedAsync(queryId, rows, budget, failure, ct).ConfigureAwait(false)) return;
+                _sentUncertain = true;
+                if (await WasAppliedAsync(queryId, rows, epoch, budget, failure, ct).ConfigureAwait(false)) return;
             }
             if (!await budget.WaitAsync(ct).ConfigureAwait(false)) throw GiveUp(budget, failure);
         }
@@ -386,7 +422,7 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
         new($"clickhouse sink '{_o.Name}': giving up on {_o.QualifiedTable} after {budget.Elapsed.TotalSeconds:0.#}s and {budget.Attempts + 1} attempts (max_retry_time {_o.MaxRetryTime}): {last.Message}",
             false, last.ServerCode, last.MayHaveApplied, last);
 
-    private async Task<bool> WasAppliedAsync(string queryId, int rows, RetryBudget budget, ClickHouseSinkException failure, CancellationToken ct)
+    private async Task<bool> WasAppliedAsync(string queryId, int rows, long epoch, RetryBudget budget, ClickHouseSinkException failure, CancellationToken ct)
     {
         while (true)
         {
@@ -400,11 +436,11 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
                     if (budget.Elapsed > _o.MaxRetryTime) throw GiveUp(budget, failure);
                     if (empty < 2) await Task.Delay(250, ct).ConfigureAwait(false);
                 }
-                var count = await EpochRowCountAsync(ct).ConfigureAwait(false);
-                if (count == _epochRows) return false;
-                if (count == _epochRows + rows) return true;
+                var count = await EpochRowCountAsync(epoch, ct).ConfigureAwait(false);
+                if (count == _sentRows) return false;
+                if (count == _sentRows + rows) return true;
                 throw new ClickHouseSinkException(
-                    $"clickhouse sink '{_o.Name}': cannot tell how much of a failed insert into {_o.QualifiedTable} was applied ({count} rows of checkpoint interval {_epoch}, expected {_epochRows} or {_epochRows + rows}); " +
+                    $"clickhouse sink '{_o.Name}': cannot tell how much of a failed insert into {_o.QualifiedTable} was applied ({count} rows of checkpoint interval {epoch}, expected {_sentRows} or {_sentRows + rows}); " +
                     $"failing so that the restart from the last checkpoint removes the interval. Cause: {failure.Message}");
             }
             catch (ClickHouseSinkException e) when (e.IsTransient)
@@ -415,36 +451,55 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
         }
     }
 
-    private async Task<long> EpochRowCountAsync(CancellationToken ct) => long.Parse(await _http.ScalarAsync(
-        $"SELECT count() FROM {_table} WHERE {Ident(ClickHouseSinkOptions.WriterColumn)} = {Quote(_writerId)} AND {Ident(ClickHouseSinkOptions.CheckpointColumn)} = {_epoch.ToString(CultureInfo.InvariantCulture)}",
+    private async Task<long> EpochRowCountAsync(long epoch, CancellationToken ct) => long.Parse(await _http.ScalarAsync(
+        $"SELECT count() FROM {_table} WHERE {Ident(ClickHouseSinkOptions.WriterColumn)} = {Quote(_writerId)} AND {Ident(ClickHouseSinkOptions.CheckpointColumn)} = {epoch.ToString(CultureInfo.InvariantCulture)}",
         ct).ConfigureAwait(false), CultureInfo.InvariantCulture);
 
-    public async ValueTask<byte[]?> PreCommitAsync(long checkpointId, CancellationToken ct)
+    /// <summary>Inserts everything written before the barrier and waits until the server has it.</summary>
+    public async ValueTask<byte[]?> PreCommitAsync(long checkpointId, CancellationToken ct) =>
+        await (await BeginPreCommitAsync(checkpointId, ct).ConfigureAwait(false)).ConfigureAwait(false);
+
+    /// <summary>
+    /// At a barrier: starts the insert of what is buffered (after the insert in flight, if any: still one at a time)
+    /// and returns at once; rows written from now on are the next interval's. The returned task completes with the
+    /// checkpoint state when every row before the barrier is in the table (exactly-once: and the interval's row
+    /// count checks out after an ambiguous failure), so the runtime acknowledges the checkpoint only then. The next
+    /// insert waits for that task, so no row of the next interval reaches the table before this one is settled.
+    /// </summary>
+    public async ValueTask<Task<byte[]?>> BeginPreCommitAsync(long checkpointId, CancellationToken ct)
     {
         if (_plan == null) throw new InvalidOperationException("OpenAsync must be called before PreCommitAsync");
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             ThrowIfBackgroundFailed();
-            await DrainAsync(ct).ConfigureAwait(false);
-            if (!_exactlyOnce) return null;
-            if (checkpointId < _epoch)
+            if (_exactlyOnce && checkpointId < _epoch)
                 throw new InvalidOperationException($"checkpoint {checkpointId} is older than the interval being written ({_epoch}); checkpoint ids must increase");
-            if (_epochUncertain)
-            {
-                // An insert of this interval failed ambiguously: make sure the table holds each row once before it counts.
-                var count = await RetryAsync("checkpoint verification", EpochRowCountAsync, ct).ConfigureAwait(false);
-                if (count != _epochRows)
-                    throw new ClickHouseSinkException($"clickhouse sink '{_o.Name}': {_o.QualifiedTable} holds {count} rows of checkpoint interval {_epoch} where {_epochRows} were inserted; failing so that recovery removes them");
-            }
-            var state = WriteState(checkpointId);
-            StartEpoch(checkpointId + 1);
-            return state;
+            await FlushAsync(ct).ConfigureAwait(false);
+            var epoch = _epoch;
+            if (_exactlyOnce) StartEpoch(checkpointId + 1);
+            var done = SettleAsync(_last, epoch, checkpointId, ct);
+            Enqueue(done, null);
+            return done;
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    private async Task<byte[]?> SettleAsync(Task? last, long epoch, long checkpointId, CancellationToken ct)
+    {
+        if (last != null) await last.ConfigureAwait(false);
+        if (!_exactlyOnce) return null;
+        if (_sentEpoch == epoch && _sentUncertain)
+        {
+            // An insert of this interval failed ambiguously: make sure the table holds each row once before it counts.
+            var count = await RetryAsync("checkpoint verification", c => EpochRowCountAsync(epoch, c), ct).ConfigureAwait(false);
+            if (count != _sentRows)
+                throw new ClickHouseSinkException($"clickhouse sink '{_o.Name}': {_o.QualifiedTable} holds {count} rows of checkpoint interval {epoch} where {_sentRows} were inserted; failing so that recovery removes them");
+        }
+        return WriteState(checkpointId);
     }
 
     /// <summary>Nothing to do: the rows are in the table since the pre-commit; the checkpoint now makes them final (recovery keeps them).</summary>
@@ -595,13 +650,13 @@ internal sealed class ClickHouseSinkWriter : ISinkWriter
     {
         await _lifetime.CancelAsync().ConfigureAwait(false);
         if (_timer != null) await _timer.ConfigureAwait(false);
-        if (_inflight is { } inflight)
+        while (_pending.TryDequeue(out var pending))
         {
-            // Not drained by a checkpoint (the pipeline failed or stopped without one): nothing here may be counted
+            // Not settled by a checkpoint (the pipeline failed or stopped without one): nothing here may be counted
             // as delivered, so its outcome only needs observing.
             try
             {
-                await inflight.ConfigureAwait(false);
+                await pending.Task.ConfigureAwait(false);
             }
             catch (Exception e) when (e is ClickHouseSinkException or OperationCanceledException or HttpRequestException)
             {

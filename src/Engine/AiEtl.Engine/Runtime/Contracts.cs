@@ -123,6 +123,23 @@ public interface ISinkWriter : IAsyncDisposable
     ValueTask CommitAsync(long checkpointId, CancellationToken ct);
 }
 
+/// <summary>
+/// A sink writer whose pre-commit can finish in the background, so that the pipeline keeps writing while the rows
+/// before a barrier are made durable. The runtime then calls <see cref="BeginPreCommitAsync"/> instead of
+/// <see cref="ISinkWriter.PreCommitAsync"/> and acknowledges the checkpoint only when the returned task completes
+/// (so the checkpoint, and the source positions it holds, still never count rows that are not durable).
+/// </summary>
+public interface IBackgroundPreCommit
+{
+    /// <summary>
+    /// Called at the barrier instead of <see cref="ISinkWriter.PreCommitAsync"/>: starts making everything written
+    /// before it durable and returns a task that completes with the checkpoint state once it is (or fails). Writes
+    /// after the barrier may follow at once; they belong to the next checkpoint. Checkpoints never overlap: the
+    /// next barrier comes only after this checkpoint completed.
+    /// </summary>
+    ValueTask<Task<byte[]?>> BeginPreCommitAsync(long checkpointId, CancellationToken ct);
+}
+
 /// <summary>One record that could not be decoded or converted.</summary>
 public sealed class DeadLetter
 {

@@ -136,6 +136,9 @@ public sealed class SinkOperator(ISink sink, Schema input) : Operator
     public override async ValueTask<byte[]?> SnapshotAsync(long checkpointId, CancellationToken ct) =>
         await _writer!.PreCommitAsync(checkpointId, ct).ConfigureAwait(false);
 
+    /// <summary>The writer's background pre-commit (<see cref="IBackgroundPreCommit"/>), or null when it has none.</summary>
+    internal IBackgroundPreCommit? BackgroundPreCommit => _writer as IBackgroundPreCommit;
+
     public override ValueTask OnCheckpointCompleteAsync(long checkpointId, CancellationToken ct) =>
         _writer!.CommitAsync(checkpointId, ct);
 

@@ -10,6 +10,8 @@ internal enum ElementKind : byte
     CheckpointComplete,
     /// <summary>Mailbox message: the job is finished, close.</summary>
     Close,
+    /// <summary>Mailbox message: a background pre-commit of this task failed (the task rethrows its failure).</summary>
+    AckFailed,
 }
 
 /// <summary>What travels on an edge: data and in-band signals in one queue.</summary>
@@ -37,6 +39,7 @@ internal readonly struct StreamElement
     public static StreamElement End(int channel) => new(ElementKind.End, channel, null, 0);
     public static StreamElement Complete(long checkpointId) => new(ElementKind.CheckpointComplete, -1, null, checkpointId);
     public static StreamElement CloseTask() => new(ElementKind.Close, -1, null, 0);
+    public static StreamElement AckFailed(long checkpointId) => new(ElementKind.AckFailed, -1, null, checkpointId);
 
     public StreamElement WithChannel(int channel) => new(Kind, channel, Batch, Value);
 }

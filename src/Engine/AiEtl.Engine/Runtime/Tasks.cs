@@ -49,12 +49,24 @@ internal sealed class Chain
         await _router.SignalAsync(StreamElement.End(0), ct).ConfigureAwait(false);
     }
 
-    public async ValueTask SnapshotAsync(long id, int instance, List<KeyValuePair<string, byte[]>> into, CancellationToken ct)
+    /// <summary>
+    /// Snapshots every operator into <paramref name="into"/>; sinks whose writers pre-commit in the background
+    /// (<see cref="IBackgroundPreCommit"/>) are started and added to <paramref name="pending"/> instead.
+    /// </summary>
+    public async ValueTask SnapshotAsync(long id, int instance, List<KeyValuePair<string, byte[]>> into, List<(string Key, Task<byte[]?> State)> pending, CancellationToken ct)
     {
         for (var k = 0; k < _ops.Length; k++)
         {
+            var key = CheckpointData.Key(_uids[k], instance);
+            if (_ops[k] is SinkOperator { BackgroundPreCommit: { } background })
+            {
+                var task = await background.BeginPreCommitAsync(id, ct).ConfigureAwait(false);
+                if (!task.IsCompletedSuccessfully) pending.Add((key, task));
+                else if (task.Result is { } done) into.Add(new(key, done));
+                continue;
+            }
             var s = await _ops[k].SnapshotAsync(id, ct).ConfigureAwait(false);
-            if (s != null) into.Add(new(CheckpointData.Key(_uids[k], instance), s));
+            if (s != null) into.Add(new(key, s));
         }
     }
 
@@ -119,14 +131,63 @@ internal abstract class TaskBase
 
     protected OperatorContext Context => new() { Task = Info, Metrics = Runner.Metrics, DeadLetters = Runner.DeadLetters };
 
+    private Task? _pendingAck;
+    private Exception? _ackFailure;
+
     protected async ValueTask AcknowledgeAsync(long id, byte[]? sourcePosition, CancellationToken ct)
     {
         var states = new List<KeyValuePair<string, byte[]>>();
         if (sourcePosition != null) states.Add(new(CheckpointData.Key(Vertex.Name, Index), sourcePosition));
-        await Chain.SnapshotAsync(id, Index, states, ct).ConfigureAwait(false);
+        var pending = new List<(string Key, Task<byte[]?> State)>();
+        await Chain.SnapshotAsync(id, Index, states, pending, ct).ConfigureAwait(false);
         // Dead letters written before the barrier must be durable before the checkpoint counts.
         await Runner.DeadLetters.FlushAsync(ct).ConfigureAwait(false);
-        Runner.Coordinator.Acknowledge(id, states);
+        if (pending.Count == 0)
+        {
+            Runner.Coordinator.Acknowledge(id, states);
+            return;
+        }
+        // A sink is still making the rows before the barrier durable: the task goes on with the next rows and the
+        // acknowledgement follows when the sink is done (the checkpoint cannot complete before).
+        _pendingAck = AcknowledgeLaterAsync(id, states, pending, ct);
+    }
+
+    private async Task AcknowledgeLaterAsync(long id, List<KeyValuePair<string, byte[]>> states, List<(string Key, Task<byte[]?> State)> pending, CancellationToken ct)
+    {
+        try
+        {
+            foreach (var (key, task) in pending)
+                if (await task.ConfigureAwait(false) is { } s) states.Add(new(key, s));
+            // Completing the checkpoint (writing it to the store) may fail too: that also fails this task.
+            if (!ct.IsCancellationRequested) Runner.Coordinator.Acknowledge(id, states);
+        }
+        catch (Exception e)
+        {
+            Volatile.Write(ref _ackFailure, e);
+            Post(StreamElement.AckFailed(id));
+        }
+    }
+
+    /// <summary>Rethrows the failure of a background pre-commit (on the <see cref="ElementKind.AckFailed"/> message).</summary>
+    protected void ThrowAckFailure(long id)
+    {
+        var e = Volatile.Read(ref _ackFailure) ?? new InvalidOperationException($"the pre-commit of checkpoint {id} failed");
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
+    }
+
+    /// <summary>Waits for a background acknowledgement still running when the task ends (its failure was reported already).</summary>
+    protected async ValueTask AwaitPendingAckAsync()
+    {
+        if (_pendingAck is not { } t) return;
+        _pendingAck = null;
+        try
+        {
+            await t.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // AcknowledgeLaterAsync catches the pre-commit's failures itself; anything here was already surfaced.
+        }
     }
 }
 
@@ -240,6 +301,7 @@ internal sealed class SourceTask : TaskBase
         }
         finally
         {
+            await AwaitPendingAckAsync().ConfigureAwait(false);
             await Chain.CloseAsync().ConfigureAwait(false);
             await _reader.DisposeAsync().ConfigureAwait(false);
         }
@@ -287,6 +349,9 @@ internal sealed class SourceTask : TaskBase
                 await Chain.CompleteAsync(m.Value, ct).ConfigureAwait(false);
                 return false;
             case ElementKind.Close:
+                return true;
+            case ElementKind.AckFailed:
+                ThrowAckFailure(m.Value);
                 return true;
             default:
                 throw new InvalidOperationException($"unexpected mailbox message {m.Kind}");
@@ -370,11 +435,15 @@ internal sealed class OperatorTask : TaskBase
                         break;
                     case ElementKind.Close:
                         return;
+                    case ElementKind.AckFailed:
+                        ThrowAckFailure(e.Value);
+                        return;
                 }
             }
         }
         finally
         {
+            await AwaitPendingAckAsync().ConfigureAwait(false);
             await Chain.CloseAsync().ConfigureAwait(false);
             if (ct.IsCancellationRequested)
             {
