@@ -150,6 +150,9 @@ public static class KafkaClickHousePeers
             EnableAutoOffsetStore = false,
             EnablePartitionEof = false,
             ConsumeResultFields = "none",
+            // The same fetch backoff the engine's source uses (librdkafka's default of 1 s leaves a consumer idle
+            // once its prefetch queue filled): the peer is the consume limit, so it gets the faster setting too.
+            FetchQueueBackoffMs = 20,
         }).SetValueDeserializer(length).Build();
         consumer.Assign(owned);
         long messages = 0, bytes = 0;
