@@ -41,6 +41,13 @@ public sealed unsafe class JsonRowDecoder
     private readonly uint[] _seen;       // per column: generation of the last message that set it
     private uint _gen;
 
+    // The layout of the last message that left the previous layout (see LearnShape): per field position.
+    private const int ShapeBytes = 32;
+    private static readonly Vector256<byte>[] ShapeMasks = BuildShapeMasks();
+    private readonly FieldShape[] _shapes;
+    private int _shapeCount;
+    private readonly ShapeRecord[] _seenShape; // the current message's prefixes, per field position
+
     // Unknown top-level keys of the current message, for duplicate detection.
     private byte[] _keyBytes = new byte[256];
     private int _keyBytesUsed;
@@ -81,6 +88,8 @@ public sealed unsafe class JsonRowDecoder
         _required = new bool[n];
         _timeFormats = new JsonTimeFormat[n];
         _seen = new uint[n];
+        _shapes = new FieldShape[n];
+        _seenShape = new ShapeRecord[n];
         var problems = new List<string>();
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < n; i++)
@@ -141,6 +150,9 @@ public sealed unsafe class JsonRowDecoder
     }
 
     public Schema Schema { get; }
+
+    /// <summary>Fields in the remembered message layout (0 when none); for tests.</summary>
+    internal int LayoutFields => _shapeCount;
 
     /// <summary>
     /// Decodes <paramref name="message"/> and appends exactly one row to <paramref name="into"/>; on failure
@@ -249,31 +261,67 @@ public sealed unsafe class JsonRowDecoder
         _keyBytesUsed = 0;
         var seenCount = 0;
         var builders = _builders;
+        var shapeCount = _shapeCount;
+        var shapes = _shapes;
+        var learnable = true;  // every field so far is a known column with a short enough prefix
+        var missed = false;    // some field was parsed by the general path (the shape changed)
+        var field = 0;
+        var predicted = 0;
+        var p = start;
 
-        var p = SkipWs(start, end);
-        if (p == end) return Error(JsonErrorKind.Syntax, p, "message holds only whitespace");
-        if (*p != (byte)'{')
+        while (true)
         {
-            if (p == start && end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
-                return Error(JsonErrorKind.Encoding, p, "byte-order mark is not allowed");
-            return Error(JsonErrorKind.Syntax, p, "top level must be an object");
-        }
-        p = SkipWs(p + 1, end);
-        if (p < end && *p == (byte)'}')
-        {
-            p++;
-        }
-        else
-        {
-            var predicted = 0;
-            while (true)
+            // p is at the start of the message (field 0) or just after the previous value.
+            var prefixStart = p;
+            byte* keyStart;
+            int col;
+            ReadOnlySpan<byte> key = default;
+            if (field < shapeCount && end - p > ShapeBytes && shapes[field].Matches(p) && !IsWs(p[shapes[field].Length]))
             {
+                // The bytes up to this field's value are the remembered ones verbatim (separator, key, colon
+                // and whitespace) and no more whitespace follows: the general path would read them the same
+                // way and stop at the same byte, so skip them.
+                ref readonly var s = ref shapes[field];
+                col = s.Column;
+                keyStart = p + s.KeyOffset;
+                p += s.Length;
+            }
+            else
+            {
+                if (field == 0)
+                {
+                    p = SkipWs(p, end);
+                    if (p == end) return Error(JsonErrorKind.Syntax, p, "message holds only whitespace");
+                    if (*p != (byte)'{')
+                    {
+                        if (p == start && end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
+                            return Error(JsonErrorKind.Encoding, p, "byte-order mark is not allowed");
+                        return Error(JsonErrorKind.Syntax, p, "top level must be an object");
+                    }
+                    p = SkipWs(p + 1, end);
+                    if (p < end && *p == (byte)'}')
+                    {
+                        p++;
+                        break;
+                    }
+                }
+                else
+                {
+                    p = SkipWs(p, end);
+                    if (p >= end) return Error(JsonErrorKind.Syntax, p, "unexpected end of message, expected ',' or '}'");
+                    if (*p == (byte)'}')
+                    {
+                        p++;
+                        break;
+                    }
+                    if (*p != (byte)',') return Error(JsonErrorKind.Syntax, p, "expected ',' or '}'");
+                    p = SkipWs(p + 1, end);
+                }
+                missed = true;
                 if (p >= end) return Error(JsonErrorKind.Syntax, p, "unexpected end of message, expected a key");
                 if (*p != (byte)'"') return Error(JsonErrorKind.Syntax, p, "expected '\"' to start a key");
-                var keyStart = p + 1;
+                keyStart = p + 1;
                 byte* q;
-                int col;
-                ReadOnlySpan<byte> key;
                 if (MatchesPredicted(predicted, keyStart, end))
                 {
                     // The key is the expected column's name verbatim (that name needs no escaping and is
@@ -281,7 +329,6 @@ public sealed unsafe class JsonRowDecoder
                     var len = _plainNames[predicted]!.Length;
                     q = keyStart + len + 1;
                     col = predicted;
-                    key = default;
                     _curKeyOffset = (int)(keyStart - start);
                     _curKeyLength = len;
                 }
@@ -300,40 +347,43 @@ public sealed unsafe class JsonRowDecoder
                 if (p >= end || *p != (byte)':') return Error(JsonErrorKind.Syntax, p, "expected ':' after a key");
                 p = SkipWs(p + 1, end);
                 if (p >= end) return Error(JsonErrorKind.Syntax, p, "unexpected end of message, expected a value");
-
-                if (col >= 0)
-                {
-                    if (_seen[col] == gen) return Error(JsonErrorKind.DuplicateKey, keyStart - 1, "duplicate key", col);
-                    _seen[col] = gen;
-                    seenCount++;
-                    predicted = col + 1;
-                    p = DecodeValue(col, p, end, builders[col]);
-                }
-                else
-                {
-                    if (!AddUnknownKey(key))
-                        return Error(JsonErrorKind.DuplicateKey, keyStart - 1, "duplicate key", -2);
-                    p = SkipValue(p, end);
-                }
-                if (p == null)
-                {
-                    if (_errColumn == -1 && col < 0) _errColumn = -2;
-                    return false;
-                }
-                p = SkipWs(p, end);
-                if (p >= end) return Error(JsonErrorKind.Syntax, p, "unexpected end of message, expected ',' or '}'");
-                if (*p == (byte)',')
-                {
-                    p = SkipWs(p + 1, end);
-                    continue;
-                }
-                if (*p == (byte)'}')
-                {
-                    p++;
-                    break;
-                }
-                return Error(JsonErrorKind.Syntax, p, "expected ',' or '}'");
             }
+
+            if (col >= 0)
+            {
+                if (_seen[col] == gen) return Error(JsonErrorKind.DuplicateKey, keyStart - 1, "duplicate key", col);
+                _seen[col] = gen;
+                seenCount++;
+                predicted = col + 1;
+                if (learnable)
+                {
+                    // Known columns never repeat, so at most one record per column.
+                    var len = (int)(p - prefixStart);
+                    if (len > ShapeBytes) learnable = false;
+                    else
+                    {
+                        ref var r = ref _seenShape[field];
+                        r.Start = (int)(prefixStart - start);
+                        r.Length = len;
+                        r.KeyOffset = (int)(keyStart - prefixStart);
+                        r.Column = col;
+                    }
+                }
+                p = DecodeValue(col, p, end, builders[col]);
+            }
+            else
+            {
+                learnable = false;
+                if (!AddUnknownKey(key))
+                    return Error(JsonErrorKind.DuplicateKey, keyStart - 1, "duplicate key", -2);
+                p = SkipValue(p, end);
+            }
+            if (p == null)
+            {
+                if (_errColumn == -1 && col < 0) _errColumn = -2;
+                return false;
+            }
+            field++;
         }
         var close = p - 1;
         p = SkipWs(p, end);
@@ -347,7 +397,28 @@ public sealed unsafe class JsonRowDecoder
                 builders[c].AppendNull();
             }
         }
+        if (missed && learnable && Vector256.IsHardwareAccelerated) LearnShape(start, field);
         return true;
+    }
+
+    /// <summary>
+    /// Remembers the layout of a message that decoded: for each field, the bytes from the end of the previous
+    /// value (or the message start) to the start of this value. The next message is tried against them first.
+    /// Kept out of line: a stackalloc inlined into <see cref="Decode"/> would cost it tiered PGO.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void LearnShape(byte* start, int fields)
+    {
+        var shapes = _shapes;
+        Span<byte> pattern = stackalloc byte[ShapeBytes];
+        for (var i = 0; i < fields; i++)
+        {
+            ref readonly var r = ref _seenShape[i];
+            pattern.Clear();
+            new ReadOnlySpan<byte>(start + r.Start, r.Length).CopyTo(pattern);
+            shapes[i] = new FieldShape(Vector256.Create<byte>(pattern), ShapeMasks[r.Length], r.Length, r.KeyOffset, r.Column);
+        }
+        _shapeCount = fields;
     }
 
     /// <summary>
@@ -962,5 +1033,42 @@ public sealed unsafe class JsonRowDecoder
             goto After;
         }
         return Fail(JsonErrorKind.Syntax, p, inObject ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+
+    private static Vector256<byte>[] BuildShapeMasks()
+    {
+        var masks = new Vector256<byte>[ShapeBytes + 1];
+        Span<byte> m = stackalloc byte[ShapeBytes];
+        for (var len = 0; len <= ShapeBytes; len++)
+        {
+            m.Clear();
+            m[..len].Fill(0xFF);
+            masks[len] = Vector256.Create<byte>(m);
+        }
+        return masks;
+    }
+
+    /// <summary>One field of a remembered layout: the prefix bytes (zero-padded) and what they lead to.</summary>
+    private readonly struct FieldShape(Vector256<byte> pattern, Vector256<byte> mask, int length, int keyOffset, int column)
+    {
+        private readonly Vector256<byte> _pattern = pattern;
+        private readonly Vector256<byte> _mask = mask;
+        /// <summary>Bytes from the end of the previous value to the start of this one.</summary>
+        public readonly int Length = length;
+        /// <summary>Offset of the key's first byte (after its opening quote) in the prefix.</summary>
+        public readonly int KeyOffset = keyOffset;
+        public readonly int Column = column;
+
+        /// <summary>Whether the <see cref="ShapeBytes"/> bytes at <paramref name="p"/> start with the prefix.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Matches(byte* p) => ((Vector256.Load(p) ^ _pattern) & _mask) == Vector256<byte>.Zero;
+    }
+
+    private struct ShapeRecord
+    {
+        public int Start;
+        public int Length;
+        public int KeyOffset;
+        public int Column;
     }
 }
