@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Text;
@@ -667,6 +668,23 @@ public sealed unsafe class JsonRowDecoder
         var s = p;
         var neg = *p == (byte)'-';
         if (neg) p++;
+        if (Vector256.IsHardwareAccelerated && end - p >= 32)
+        {
+            // The digit run's length from one vector compare, then its value in whole eight-digit words: no
+            // loop whose trip count the branch predictor has to guess. Anything unusual (a leading zero, a
+            // fraction or exponent, over 18 digits that may not fit) takes the general code below.
+            var run = JsonScan.DigitRun(p);
+            if (run is >= 1 and <= 19 && (*p != (byte)'0' || run == 1))
+            {
+                var next = p[run];
+                var fast = JsonScan.ParseDigits(p, run);
+                if (next != (byte)'.' && (next | 0x20) != (byte)'e' && (neg ? fast <= 1UL << 63 : fast <= long.MaxValue))
+                {
+                    value = neg ? unchecked((long)(0 - fast)) : (long)fast;
+                    return p + run;
+                }
+            }
+        }
         var digits = p;
         ulong v = 0;
         // Eight digits at a time while they last (SWAR), then byte by byte.
@@ -717,6 +735,42 @@ public sealed unsafe class JsonRowDecoder
         var s = p;
         var neg = *p == (byte)'-';
         if (neg) p++;
+        if (Vector256.IsHardwareAccelerated && end - p >= 32)
+        {
+            // Plain decimals (digits, optionally '.' and digits, no exponent, ≤ 19 significant digits) from
+            // one digit mask: the exact case of the general code below, without its per-digit loop.
+            var mask = JsonScan.DigitMask(p);
+            var n1 = BitOperations.TrailingZeroCount(~mask);
+            if (n1 is >= 1 and <= 19 && (*p != (byte)'0' || n1 == 1))
+            {
+                var next = p[n1];
+                if (next == (byte)'.')
+                {
+                    var n2 = BitOperations.TrailingZeroCount(~mask >> (n1 + 1));
+                    var stop = n1 + 1 + n2;
+                    if (n2 >= 1 && n1 + n2 <= 19 && stop < 32 && (p[stop] | 0x20) != (byte)'e')
+                    {
+                        var m = JsonScan.ParseDigits(p, n1) * JsonScan.PowersOf10[n2] + JsonScan.ParseDigits(p + n1 + 1, n2);
+                        if (m <= 1UL << 53)
+                        {
+                            var d = (double)m / ExactPowersOf10[n2];
+                            value = neg ? -d : d;
+                            return p + stop;
+                        }
+                    }
+                }
+                else if ((next | 0x20) != (byte)'e')
+                {
+                    var whole = JsonScan.ParseDigits(p, n1);
+                    if (whole <= 1UL << 53)
+                    {
+                        value = neg ? -(double)whole : whole;
+                        return p + n1;
+                    }
+                }
+            }
+            p = neg ? s + 1 : s;
+        }
         value = 0;
         if (p >= end || !IsDigit(*p))
         {
