@@ -118,6 +118,19 @@ public sealed class JsonRowDecoderLayoutTests
     [InlineData("t", "\"2026-11-01T00:00:00\"")]
     [InlineData("t", "\"2026-11-01T24:00:00Z\"")]
     [InlineData("t", "1793491200")]
+    [InlineData("t", "\"2026-11-01T00:00:59.999999999Z\"")] // the base's minute: only the rest is parsed
+    [InlineData("t", "\"2026-11-01T00:00:07Z\"")]
+    [InlineData("t", "\"2026-11-01T00:00:60Z\"")]
+    [InlineData("t", "\"2026-11-01T00:00:5xZ\"")]
+    [InlineData("t", "\"2026-11-01T00:00:05.Z\"")]
+    [InlineData("t", "\"2026-11-01T00:00:05.1234567890Z\"")]
+    [InlineData("t", "\"2026-11-01T00:00:05.123\"")]
+    [InlineData("t", "\"2026-11-01T00:00:05.123z\"")]
+    [InlineData("t", "\"2026-11-01T00:00-05.123Z\"")]
+    [InlineData("t", "\"2026-11-01T00:00:05.12a4Z\"")]
+    [InlineData("t", "\"2026-11-01T00:00\"")]
+    [InlineData("t", "\"2026-11-01T00:01:00.5Z\"")]        // the next minute
+    [InlineData("t", "\"2026-11-01T00:00:00\\u002e5Z\"")]  // escaped: never the fast path
     [InlineData("d", "\"2024-02-29\"")]
     [InlineData("d", "\"2026-13-01\"")]
     [InlineData("ems", "-1")]

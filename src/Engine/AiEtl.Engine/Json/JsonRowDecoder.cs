@@ -49,6 +49,10 @@ public sealed unsafe class JsonRowDecoder
     private int _shapeCount;
     private readonly ShapeRecord[] _seenShape; // the current message's prefixes, per field position
 
+    // The minute of the last timestamp parsed by the fast path: its first 16 bytes and their seconds.
+    private Vector128<byte> _tsMinuteText;
+    private long _tsMinuteSeconds;
+
     // Unknown top-level keys of the current message, for duplicate detection.
     private byte[] _keyBytes = new byte[256];
     private int _keyBytesUsed;
@@ -266,6 +270,7 @@ public sealed unsafe class JsonRowDecoder
         var shapes = _shapes;
         var learnable = true;  // every field so far is a known column with a short enough prefix
         var missed = false;    // some field was parsed by the general path (the shape changed)
+        var hits = 0UL;        // fields matched by the remembered layout (their records are the layout's own)
         var field = 0;
         var predicted = 0;
         var p = start;
@@ -286,6 +291,7 @@ public sealed unsafe class JsonRowDecoder
                 col = s.Column;
                 keyStart = p + s.KeyOffset;
                 p += s.Length;
+                hits |= 1UL << field; // field < 64: layouts are at most 64 fields
             }
             else
             {
@@ -356,11 +362,11 @@ public sealed unsafe class JsonRowDecoder
                 _seen[col] = gen;
                 seenCount++;
                 predicted = col + 1;
-                if (learnable)
+                if (learnable && (field >= shapeCount || (hits & (1UL << field)) == 0))
                 {
                     // Known columns never repeat, so at most one record per column.
                     var len = (int)(p - prefixStart);
-                    if (len > ShapeBytes) learnable = false;
+                    if (len > ShapeBytes || field >= 64) learnable = false;
                     else
                     {
                         ref var r = ref _seenShape[field];
@@ -398,7 +404,7 @@ public sealed unsafe class JsonRowDecoder
                 builders[c].AppendNull();
             }
         }
-        if (missed && learnable && Vector256.IsHardwareAccelerated) LearnShape(start, field);
+        if (missed && learnable && Vector256.IsHardwareAccelerated) LearnShape(start, field, hits);
         return true;
     }
 
@@ -408,12 +414,13 @@ public sealed unsafe class JsonRowDecoder
     /// Kept out of line: a stackalloc inlined into <see cref="Decode"/> would cost it tiered PGO.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void LearnShape(byte* start, int fields)
+    private void LearnShape(byte* start, int fields, ulong hits)
     {
         var shapes = _shapes;
         Span<byte> pattern = stackalloc byte[ShapeBytes];
         for (var i = 0; i < fields; i++)
         {
+            if ((hits & (1UL << i)) != 0) continue; // matched the layout at this position: unchanged
             ref readonly var r = ref _seenShape[i];
             pattern.Clear();
             new ReadOnlySpan<byte>(start + r.Start, r.Length).CopyTo(pattern);
@@ -945,10 +952,23 @@ public sealed unsafe class JsonRowDecoder
             p = ScanString(body, end, out var escaped);
             if (p == null) { _errColumn = col; return null; }
             var textLength = (int)(p - 1 - body);
-            if (!escaped && JsonTime.TryParseUtcTimestampFast(body, textLength, out var fast))
+            if (!escaped && textLength >= 20)
             {
-                b.AppendInt64(fast);
-                return p;
+                // Timestamps of consecutive messages mostly share their minute: the last one's first 16 bytes
+                // (YYYY-MM-DDTHH:MM, validated) and its seconds are kept, so only ":SS.fZ" is parsed then.
+                var head = Vector128.Load(body);
+                if (head == _tsMinuteText && JsonTime.TryParseUtcTail(body, textLength, out var tail))
+                {
+                    b.AppendInt64(_tsMinuteSeconds * JsonTime.MicrosPerSecond + tail);
+                    return p;
+                }
+                if (JsonTime.TryParseUtcTimestampFast(body, textLength, out var fast, out var minute))
+                {
+                    _tsMinuteText = head;
+                    _tsMinuteSeconds = minute;
+                    b.AppendInt64(fast);
+                    return p;
+                }
             }
             var text = new ReadOnlySpan<byte>(body, textLength);
             if (escaped) text = UnescapeToScratch(text);
