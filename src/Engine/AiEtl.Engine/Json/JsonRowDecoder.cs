@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text;
 using AiEtl.Engine.Columns;
@@ -895,7 +896,15 @@ public sealed unsafe class JsonRowDecoder
                     p = ScanString(body, end, out var escaped);
                     if (p == null) { _errColumn = col; return null; }
                     var len = (int)(p - 1 - body);
-                    if (!escaped)
+                    if (!escaped && len <= 32 && Vector256.IsHardwareAccelerated && end - body >= 32)
+                    {
+                        // A short string: one 32-byte copy into reserved room (bytes past its length are
+                        // not committed) instead of a call to Memmove.
+                        var dst = b.ReserveUtf8(32);
+                        Vector256.Load(body).StoreUnsafe(ref MemoryMarshal.GetReference(dst));
+                        b.CommitUtf8(len);
+                    }
+                    else if (!escaped)
                     {
                         b.AppendUtf8(new ReadOnlySpan<byte>(body, len));
                     }

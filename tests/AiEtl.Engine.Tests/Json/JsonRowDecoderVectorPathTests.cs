@@ -8,14 +8,15 @@ using static AiEtl.Engine.Tests.Json.JsonTestSupport;
 namespace AiEtl.Engine.Tests.Json;
 
 /// <summary>
-/// Numbers take a vector path (digit-run length from one compare, value in eight-digit words) when 32 bytes
-/// of the message follow them, and the general per-digit path near the end of a message. The same number
-/// text must give the same value — or the same error — on both, and match an independent parse.
+/// Numbers take a vector path (digit-run length from one compare, value in eight-digit words) and short
+/// strings a single 32-byte copy when 32 bytes of the message follow them; near the end of a message the
+/// general paths run. The same text must give the same value — or the same error — on both, and match an
+/// independent parse.
 /// </summary>
-public sealed class JsonRowDecoderNumberPathTests
+public sealed class JsonRowDecoderVectorPathTests
 {
     private static readonly JsonRowDecoder Decoder = new(Schema(), Options());
-    private const string Padding = ", \"s\": \"padding that keeps the vector load inside the message\"}";
+    private const string Padding = ", \"pad\": \"padding that keeps the vector load inside the message\"}";
 
     private static (bool Ok, object? Value, JsonDecodeError Error) Decode(string json, string column)
     {
@@ -146,5 +147,36 @@ public sealed class JsonRowDecoderNumberPathTests
             var g = BothPaths("f", roundTrip);
             Assert.Equal(BitConverter.DoubleToInt64Bits(bits), BitConverter.DoubleToInt64Bits((double)g.Value!));
         }
+    }
+
+    [Fact]
+    public void Strings_of_every_length_around_the_vector_width_agree_on_both_paths()
+    {
+        for (var len = 0; len <= 40; len++)
+        {
+            var ascii = string.Concat(Enumerable.Range(0, len).Select(i => (char)('a' + i % 26)));
+            var mixed = len >= 2 ? ascii[..(len - 2)] + "é" : ascii; // the same byte length, non-ASCII at the end
+            var escaped = len >= 2 ? ascii[..(len - 2)] + "\\\\" : ascii; // JSON \\ (one backslash)
+            foreach (var (text, expected) in new[] { (ascii, ascii), (mixed, mixed), (escaped, len >= 2 ? ascii[..(len - 2)] + "\\" : ascii) })
+            {
+                var r = BothPaths("s", "\"" + text + "\"");
+                Assert.True(r.Ok, text);
+                Assert.Equal(expected, r.Value);
+            }
+            // Several short strings in a row: each copy's spill past its length is overwritten by the next.
+            var many = $"{{\"id\": 1, \"s\": \"{ascii}\", \"x\": \"zz\", \"d\": \"2026-11-01\"{Padding}";
+            Assert.True(Decode(many, "s").Ok);
+        }
+        using var b = new BatchBuilder(Schema(), 4, new BufferPool());
+        var dec = new JsonRowDecoder(Schema(), Options());
+        var values = new List<string>();
+        for (var i = 0; i < 200; i++)
+        {
+            var v = new string((char)('a' + i % 26), i % 37);
+            values.Add(v);
+            Assert.True(dec.TryDecode(Encoding.UTF8.GetBytes($"{{\"id\": {i}, \"s\": \"{v}\"{Padding.Replace("\"s\"", "\"pad\"", StringComparison.Ordinal)}"), b, out var e), e.ToString());
+        }
+        using var batch = b.Build();
+        for (var i = 0; i < values.Count; i++) Assert.Equal(values[i], Value(batch.Column(4), i));
     }
 }
