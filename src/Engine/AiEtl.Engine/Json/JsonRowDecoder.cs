@@ -15,6 +15,10 @@ namespace AiEtl.Engine.Json;
 /// contract (strict RFC 8259 and UTF-8, limits, exact keys, duplicates, typed columns): either exactly
 /// one row is appended, or nothing is and the error says what, where and in which field.
 /// Built once per schema; not thread-safe (one per reader). No allocation per message on success.
+/// Messages of a stream mostly repeat one layout (the same keys in the same order with the same spacing):
+/// the decoder remembers the last layout that changed and matches each field's separator, key and colon
+/// against it with one masked 32-byte compare, parsing them in full only where they differ. Numbers, short
+/// strings and UTC timestamps have vector/word-at-a-time paths; every check of the contract stays on each.
 /// </summary>
 public sealed unsafe class JsonRowDecoder
 {
