@@ -29,8 +29,13 @@ public sealed class JsonRowDecoderLayoutTests
     {
         _warmRows.Truncate(0);
         Assert.True(_warm.TryDecode(Bytes(@base), _warmRows, out var baseError), baseError.ToString());
-        _warmRows.Truncate(0);
+        AgreeNext(json);
+    }
 
+    /// <summary>Checks <paramref name="json"/> with the warm decoder as the previous messages left it.</summary>
+    private void AgreeNext(byte[] json)
+    {
+        _warmRows.Truncate(0);
         var okWarm = _warm.TryDecode(json, _warmRows, out var errWarm);
         using var coldRows = new BatchBuilder(Schema(), 16, new BufferPool());
         var okCold = new JsonRowDecoder(Schema(), Options()).TryDecode(json, coldRows, out var errCold);
@@ -225,5 +230,33 @@ public sealed class JsonRowDecoderLayoutTests
         const string small = "{\"id\": 1, \"s\": \"a\"}";
         foreach (var m in new[] { small, "{\"id\": 2, \"s\": \"b\"}", "{\"id\": 2}", "{\"id\": 2, \"s\": \"b\", \"i\": 3}", "{}", "[]", "", " ", "%EF%BB%BF{\"id\": 1}" })
             Agree(Bytes(m), small);
+    }
+
+    [Fact]
+    public void A_stream_switching_between_layouts_with_occasional_damage_agrees_message_by_message()
+    {
+        var rng = new Random(5);
+        string[] layouts =
+        [
+            "{\"id\": ID, \"i\": I, \"f\": F, \"s\": \"S\", \"t\": \"T\", \"d\": \"2026-11-01\", \"n\": null}",
+            "{\"s\":\"S\",\"id\":ID,\"t\":\"T\",\"f\":F,\"i\":I,\"b\":true}",
+            "{ \"id\" : ID , \"i\" : I , \"f\" : F , \"s\" : \"S\" , \"t\" : \"T\" , \"extra\" : [1, {\"a\": \"é\"}] }",
+        ];
+        var layout = 0;
+        for (var k = 0; k < 4000; k++)
+        {
+            if (rng.Next(50) == 0) layout = rng.Next(layouts.Length);
+            var ts = new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc).AddTicks(k * 150_000_000L + rng.Next(10_000_000));
+            var text = layouts[layout]
+                .Replace("ID", rng.NextInt64(-5, long.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                .Replace("I,", rng.Next(-1000, 1000).ToString(System.Globalization.CultureInfo.InvariantCulture) + ",", StringComparison.Ordinal)
+                .Replace("I ", rng.Next(-1000, 1000).ToString(System.Globalization.CultureInfo.InvariantCulture) + " ", StringComparison.Ordinal)
+                .Replace("F", (rng.Next(1, 1_000_000) / 100.0).ToString("R", System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                .Replace("S", new string('x', rng.Next(0, 40)), StringComparison.Ordinal)
+                .Replace("T", ts.ToString(rng.Next(3) == 0 ? "yyyy-MM-dd'T'HH:mm:ss'Z'" : "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+            var json = Encoding.UTF8.GetBytes(text);
+            if (rng.Next(10) == 0) json[rng.Next(json.Length)] = (byte)" \t\"\\,:}{0x"[rng.Next(10)];
+            AgreeNext(json);
+        }
     }
 }
