@@ -259,4 +259,43 @@ public sealed class JsonRowDecoderLayoutTests
             AgreeNext(json);
         }
     }
+
+    [Fact]
+    public void A_layout_that_changes_every_message_is_learned_ever_less_often_and_a_stable_one_again()
+    {
+        var dec = new JsonRowDecoder(Schema(), Options());
+        using var rows = new BatchBuilder(Schema(), 16, new BufferPool());
+        string[] keys = ["\"id\": 1", "\"i\": 2", "\"n\": 3", "\"f\": 4.5", "\"s\": \"abcdefghijklmnopqrstuvwxyz\""];
+        byte[] Rotated(int k)
+        {
+            // The k-th of the 120 key orders (Lehmer code).
+            var left = keys.ToList();
+            var order = new List<string>();
+            for (var f = 24; left.Count > 0; f = left.Count > 0 ? f / Math.Max(left.Count, 1) : 1)
+            {
+                var i = k / f % left.Count;
+                order.Add(left[i]);
+                left.RemoveAt(i);
+            }
+            return Encoding.UTF8.GetBytes("{" + string.Join(", ", order) + "}");
+        }
+        Assert.Equal(120, Enumerable.Range(0, 120).Select(k => Encoding.UTF8.GetString(Rotated(k))).Distinct().Count());
+        for (var k = 0; k < 200; k++)
+        {
+            // Every message has a key order the current layout does not have.
+            rows.Truncate(0);
+            Assert.True(dec.TryDecode(Rotated(k), rows, out var e), e.ToString());
+        }
+        // Learned at messages 0, 1, 3, 7, 15, 31, 63, 127, 191: the wait doubles up to 63 messages.
+        Assert.Equal(9, dec.LayoutsLearned);
+        for (var k = 0; k < 70; k++)
+        {
+            rows.Truncate(0);
+            Assert.True(dec.TryDecode(Rotated(2), rows, out var e), e.ToString());
+        }
+        Assert.Equal(10, dec.LayoutsLearned); // a stable layout is learned within 64 messages, once
+        rows.Truncate(0);
+        Assert.True(dec.TryDecode(Rotated(3), rows, out var e3), e3.ToString());
+        Assert.Equal(11, dec.LayoutsLearned); // and matching it throughout reset the wait: the next change is learned at once
+    }
 }

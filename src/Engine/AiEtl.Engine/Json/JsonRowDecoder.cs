@@ -53,6 +53,8 @@ public sealed unsafe class JsonRowDecoder
     private readonly FieldShape[] _shapes;
     private int _shapeCount;
     private readonly ShapeRecord[] _seenShape; // the current message's prefixes, per field position
+    private int _learnSkip;    // changed layouts to let pass before learning again
+    private int _learnBackoff; // the next value of _learnSkip; reset when a message matches the layout throughout
 
     // The minute of the last timestamp parsed by the fast path: its first 16 bytes and their seconds.
     private Vector128<byte> _tsMinuteText;
@@ -163,6 +165,9 @@ public sealed unsafe class JsonRowDecoder
 
     /// <summary>Fields in the remembered message layout (0 when none); for tests.</summary>
     internal int LayoutFields => _shapeCount;
+
+    /// <summary>How many times a layout was learned; for tests.</summary>
+    internal int LayoutsLearned { get; private set; }
 
     /// <summary>
     /// Decodes <paramref name="message"/> and appends exactly one row to <paramref name="into"/>; on failure
@@ -409,7 +414,26 @@ public sealed unsafe class JsonRowDecoder
                 builders[c].AppendNull();
             }
         }
-        if (missed && learnable && Vector256.IsHardwareAccelerated) LearnShape(start, field, hits);
+        if (!missed)
+        {
+            _learnBackoff = 0;
+            _learnSkip = 0;
+        }
+        else if (learnable && Vector256.IsHardwareAccelerated)
+        {
+            // A stream whose layout changes every message would pay for learning each time: after each
+            // learning that did not pay off, wait twice as many (up to 63) changed messages before the next.
+            if (_learnSkip > 0)
+            {
+                _learnSkip--;
+            }
+            else
+            {
+                LearnShape(start, field, hits);
+                _learnSkip = _learnBackoff;
+                _learnBackoff = Math.Min(_learnBackoff * 2 + 1, 63);
+            }
+        }
         return true;
     }
 
@@ -432,6 +456,7 @@ public sealed unsafe class JsonRowDecoder
             shapes[i] = new FieldShape(Vector256.Create<byte>(pattern), ShapeMasks[r.Length], r.Length, r.KeyOffset, r.Column);
         }
         _shapeCount = fields;
+        LayoutsLearned++;
     }
 
     /// <summary>
