@@ -13,6 +13,7 @@ public static class Program
           SCENARIO [--quick] [--rows N] [--runs N] [--parallelism N] [--out DIR] [--markdown]
                                                  run one scenario; writes DIR/SCENARIO.json (default bench/out)
                  nexmark also: [--kafka | --kafka-only] [--kafka-events N]  the queries from the mock broker as JSON
+                 kafka-clickhouse also: [--decode-only]  only engine_decoder vs json_poco (no broker, no ClickHouse)
           micro [BenchmarkDotNet args]           kernel micro-benchmarks (default: --filter *)
         """;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace AiEtl.Bench.Harness;
 
-/// <summary>Command-line options shared by every scenario: <c>SCENARIO [--quick] [--rows N] [--runs N] [--parallelism N] [--out DIR] [--markdown] [--kafka | --kafka-only] [--kafka-events N]</c>.</summary>
+/// <summary>Command-line options shared by every scenario: <c>SCENARIO [--quick] [--rows N] [--runs N] [--parallelism N] [--out DIR] [--markdown] [--kafka | --kafka-only] [--kafka-events N] [--decode-only]</c>.</summary>
 public sealed record BenchOptions
 {
     public required string Scenario { get; init; }
@@ -21,6 +21,8 @@ public sealed record BenchOptions
     public long? KafkaEvents { get; init; }
     /// <summary>Also print the table as markdown (for RESULTS.md).</summary>
     public bool Markdown { get; init; }
+    /// <summary>kafka-clickhouse: only the decoder contestants (engine decoder vs json_poco), no broker or ClickHouse.</summary>
+    public bool DecodeOnly { get; init; }
 
     /// <summary>Default timed runs: 3, or 2 in quick mode.</summary>
     public int TimedRuns => Runs ?? (Quick ? 2 : 3);
@@ -38,6 +40,9 @@ public sealed record BenchOptions
                     break;
                 case "--markdown":
                     o = o with { Markdown = true };
+                    break;
+                case "--decode-only":
+                    o = o with { DecodeOnly = true };
                     break;
                 case "--kafka":
                     o = o with { Kafka = true };

@@ -84,6 +84,57 @@ public sealed class Measurer(RssSampler sampler, int timedRuns)
         };
     }
 
+    /// <summary>
+    /// Measures several contestants side by side: one warmup each, then <see cref="TimedRuns"/> rounds in which
+    /// every contestant runs once, the order rotating each round, so all see the same machine load (on a shared
+    /// machine, contestants measured one after the other do not). <paramref name="check"/> validates each result.
+    /// </summary>
+    public Measurement[] MeasureAlternating<T>(long rows, IReadOnlyList<(string Name, Func<T> Body)> contestants, Action<string, T> check)
+    {
+        ArgumentNullException.ThrowIfNull(contestants);
+        ArgumentNullException.ThrowIfNull(check);
+        var n = contestants.Count;
+        var peaks = new long[n];
+        var runs = new RunSample[n][];
+        for (var c = 0; c < n; c++)
+        {
+            Settle();
+            Sampler.ResetWindow();
+            check(contestants[c].Name, contestants[c].Body());
+            peaks[c] = Sampler.WindowMax;
+            runs[c] = new RunSample[TimedRuns];
+        }
+        for (var r = 0; r < TimedRuns; r++)
+        {
+            for (var k = 0; k < n; k++)
+            {
+                var c = (k + r) % n;
+                Settle();
+                Sampler.ResetWindow();
+                var cpu0 = CpuSeconds();
+                var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+                var start = Stopwatch.GetTimestamp();
+                var result = contestants[c].Body();
+                var wall = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                var alloc1 = GC.GetTotalAllocatedBytes(precise: true);
+                var cpu1 = CpuSeconds();
+                var rss = Sampler.WindowMax;
+                check(contestants[c].Name, result);
+                runs[c][r] = new RunSample(wall, cpu1 - cpu0, alloc1 - alloc0, rss);
+                peaks[c] = Math.Max(peaks[c], rss);
+            }
+        }
+        var hwm = RssSampler.ReadVmHwm();
+        return Enumerable.Range(0, n).Select(c => new Measurement
+        {
+            Name = contestants[c].Name,
+            Rows = rows,
+            Runs = runs[c],
+            PeakRssBytes = peaks[c],
+            VmHwmBytes = hwm,
+        }).ToArray();
+    }
+
     /// <summary>Full blocking collection so one contestant's garbage is not collected on another's time.</summary>
     public static void Settle()
     {

@@ -36,6 +36,7 @@ public sealed class KafkaClickHouseScenario : IScenario
         ArgumentNullException.ThrowIfNull(measurer);
         var rows = options.Rows ?? (options.Quick ? QuickRows : DefaultRows);
         var p = options.Parallelism;
+        if (options.DecodeOnly) return KafkaClickHouseDecode.Run(options, measurer, rows);
         var sw = Stopwatch.StartNew();
 
         var sample = KafkaClickHouseData.Messages(Math.Min(rows, 20_000));
@@ -107,20 +108,8 @@ public sealed class KafkaClickHouseScenario : IScenario
             }
             Measurer.Settle();
 
-            Measurement decode, poco;
-            long messageBytes;
-            {
-                sw.Restart();
-                var (bytes, offsets) = KafkaClickHouseData.Messages(rows);
-                messageBytes = offsets[^1];
-                Log($"kafka-clickhouse: generated {rows:N0} messages in memory ({messageBytes / (1024.0 * 1024):F0} MiB) in {sw.Elapsed.TotalSeconds:F1} s");
-                decode = measurer.Measure("engine_decoder", rows, () => KafkaClickHousePeers.Decode(bytes, offsets), out var d);
-                Check("engine decoder", expected, d);
-                Log($"kafka-clickhouse: engine decoder {CoreScenario.Rate(decode.RowsPerSecond)} msgs/s on one thread (runs ms: {decode.RunsText})");
-                poco = measurer.Measure("json_poco", rows, () => KafkaClickHousePeers.Poco(bytes, offsets), out var j);
-                Check("json_poco", expected, j);
-                Log($"kafka-clickhouse: json_poco {CoreScenario.Rate(poco.RowsPerSecond)} msgs/s on one thread (runs ms: {poco.RunsText})");
-            }
+            // Decoder vs json_poco in alternating rounds over the same in-memory messages (same load for both).
+            var (decode, poco, messageBytes) = KafkaClickHouseDecode.Measure(measurer, rows, expected);
             return BuildReport(options, rows, expected, partitions, messageBytes, loadSeconds, ch.Version, alo, observed, eos, sourceOnly, decode,
                 [(consume, p), (insert, p), (poco, 1)], brokerCpu);
         }
@@ -192,11 +181,6 @@ public sealed class KafkaClickHouseScenario : IScenario
         var (sums, distinct) = KafkaClickHousePeers.TableChecksum(ch, table);
         if (sums != expected || distinct != expected.Rows)
             throw new ResultMismatchException($"{who}: table {table} holds {sums}, {distinct:N0} distinct order ids; expected {expected}");
-    }
-
-    private static void Check(string who, OrdersChecksum expected, OrdersChecksum actual)
-    {
-        if (actual != expected) throw new ResultMismatchException($"{who}: {actual}, expected {expected}");
     }
 
     private static ScenarioReport BuildReport(BenchOptions options, long rows, OrdersChecksum expected, int partitions, long messageBytes,

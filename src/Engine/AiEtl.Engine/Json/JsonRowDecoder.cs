@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text;
 using AiEtl.Engine.Columns;
@@ -13,6 +15,10 @@ namespace AiEtl.Engine.Json;
 /// contract (strict RFC 8259 and UTF-8, limits, exact keys, duplicates, typed columns): either exactly
 /// one row is appended, or nothing is and the error says what, where and in which field.
 /// Built once per schema; not thread-safe (one per reader). No allocation per message on success.
+/// Messages of a stream mostly repeat one layout (the same keys in the same order with the same spacing):
+/// the decoder remembers the last layout that changed and matches each field's separator, key and colon
+/// against it with one masked 32-byte compare, parsing them in full only where they differ. Numbers, short
+/// strings and UTC timestamps have vector/word-at-a-time paths; every check of the contract stays on each.
 /// </summary>
 public sealed unsafe class JsonRowDecoder
 {
@@ -40,6 +46,19 @@ public sealed unsafe class JsonRowDecoder
     private readonly int _tableMask;
     private readonly uint[] _seen;       // per column: generation of the last message that set it
     private uint _gen;
+
+    // The layout of the last message that left the previous layout (see LearnShape): per field position.
+    private const int ShapeBytes = 32;
+    private static readonly Vector256<byte>[] ShapeMasks = BuildShapeMasks();
+    private readonly FieldShape[] _shapes;
+    private int _shapeCount;
+    private readonly ShapeRecord[] _seenShape; // the current message's prefixes, per field position
+    private int _learnSkip;    // changed layouts to let pass before learning again
+    private int _learnBackoff; // the next value of _learnSkip; reset when a message matches the layout throughout
+
+    // The minute of the last timestamp parsed by the fast path: its first 16 bytes and their seconds.
+    private Vector128<byte> _tsMinuteText;
+    private long _tsMinuteSeconds;
 
     // Unknown top-level keys of the current message, for duplicate detection.
     private byte[] _keyBytes = new byte[256];
@@ -81,6 +100,8 @@ public sealed unsafe class JsonRowDecoder
         _required = new bool[n];
         _timeFormats = new JsonTimeFormat[n];
         _seen = new uint[n];
+        _shapes = new FieldShape[n];
+        _seenShape = new ShapeRecord[n];
         var problems = new List<string>();
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < n; i++)
@@ -141,6 +162,12 @@ public sealed unsafe class JsonRowDecoder
     }
 
     public Schema Schema { get; }
+
+    /// <summary>Fields in the remembered message layout (0 when none); for tests.</summary>
+    internal int LayoutFields => _shapeCount;
+
+    /// <summary>How many times a layout was learned; for tests.</summary>
+    internal int LayoutsLearned { get; private set; }
 
     /// <summary>
     /// Decodes <paramref name="message"/> and appends exactly one row to <paramref name="into"/>; on failure
@@ -249,31 +276,69 @@ public sealed unsafe class JsonRowDecoder
         _keyBytesUsed = 0;
         var seenCount = 0;
         var builders = _builders;
+        var shapeCount = _shapeCount;
+        var shapes = _shapes;
+        var learnable = true;  // every field so far is a known column with a short enough prefix
+        var missed = false;    // some field was parsed by the general path (the shape changed)
+        var hits = 0UL;        // fields matched by the remembered layout (their records are the layout's own)
+        var field = 0;
+        var predicted = 0;
+        var p = start;
 
-        var p = SkipWs(start, end);
-        if (p == end) return Error(JsonErrorKind.Syntax, p, "message holds only whitespace");
-        if (*p != (byte)'{')
+        while (true)
         {
-            if (p == start && end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
-                return Error(JsonErrorKind.Encoding, p, "byte-order mark is not allowed");
-            return Error(JsonErrorKind.Syntax, p, "top level must be an object");
-        }
-        p = SkipWs(p + 1, end);
-        if (p < end && *p == (byte)'}')
-        {
-            p++;
-        }
-        else
-        {
-            var predicted = 0;
-            while (true)
+            // p is at the start of the message (field 0) or just after the previous value.
+            var prefixStart = p;
+            byte* keyStart;
+            int col;
+            ReadOnlySpan<byte> key = default;
+            if (field < shapeCount && end - p > ShapeBytes && shapes[field].Matches(p) && !IsWs(p[shapes[field].Length]))
             {
+                // The bytes up to this field's value are the remembered ones verbatim (separator, key, colon
+                // and whitespace) and no more whitespace follows: the general path would read them the same
+                // way and stop at the same byte, so skip them.
+                ref readonly var s = ref shapes[field];
+                col = s.Column;
+                keyStart = p + s.KeyOffset;
+                p += s.Length;
+                hits |= 1UL << field; // field < 64: layouts are at most 64 fields
+            }
+            else
+            {
+                if (field == 0)
+                {
+                    p = SkipWs(p, end);
+                    if (p == end) return Error(JsonErrorKind.Syntax, p, "message holds only whitespace");
+                    if (*p != (byte)'{')
+                    {
+                        if (p == start && end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
+                            return Error(JsonErrorKind.Encoding, p, "byte-order mark is not allowed");
+                        return Error(JsonErrorKind.Syntax, p, "top level must be an object");
+                    }
+                    p = SkipWs(p + 1, end);
+                    if (p < end && *p == (byte)'}')
+                    {
+                        p++;
+                        break;
+                    }
+                }
+                else
+                {
+                    p = SkipWs(p, end);
+                    if (p >= end) return Error(JsonErrorKind.Syntax, p, "unexpected end of message, expected ',' or '}'");
+                    if (*p == (byte)'}')
+                    {
+                        p++;
+                        break;
+                    }
+                    if (*p != (byte)',') return Error(JsonErrorKind.Syntax, p, "expected ',' or '}'");
+                    p = SkipWs(p + 1, end);
+                }
+                missed = true;
                 if (p >= end) return Error(JsonErrorKind.Syntax, p, "unexpected end of message, expected a key");
                 if (*p != (byte)'"') return Error(JsonErrorKind.Syntax, p, "expected '\"' to start a key");
-                var keyStart = p + 1;
+                keyStart = p + 1;
                 byte* q;
-                int col;
-                ReadOnlySpan<byte> key;
                 if (MatchesPredicted(predicted, keyStart, end))
                 {
                     // The key is the expected column's name verbatim (that name needs no escaping and is
@@ -281,7 +346,6 @@ public sealed unsafe class JsonRowDecoder
                     var len = _plainNames[predicted]!.Length;
                     q = keyStart + len + 1;
                     col = predicted;
-                    key = default;
                     _curKeyOffset = (int)(keyStart - start);
                     _curKeyLength = len;
                 }
@@ -300,40 +364,43 @@ public sealed unsafe class JsonRowDecoder
                 if (p >= end || *p != (byte)':') return Error(JsonErrorKind.Syntax, p, "expected ':' after a key");
                 p = SkipWs(p + 1, end);
                 if (p >= end) return Error(JsonErrorKind.Syntax, p, "unexpected end of message, expected a value");
-
-                if (col >= 0)
-                {
-                    if (_seen[col] == gen) return Error(JsonErrorKind.DuplicateKey, keyStart - 1, "duplicate key", col);
-                    _seen[col] = gen;
-                    seenCount++;
-                    predicted = col + 1;
-                    p = DecodeValue(col, p, end, builders[col]);
-                }
-                else
-                {
-                    if (!AddUnknownKey(key))
-                        return Error(JsonErrorKind.DuplicateKey, keyStart - 1, "duplicate key", -2);
-                    p = SkipValue(p, end);
-                }
-                if (p == null)
-                {
-                    if (_errColumn == -1 && col < 0) _errColumn = -2;
-                    return false;
-                }
-                p = SkipWs(p, end);
-                if (p >= end) return Error(JsonErrorKind.Syntax, p, "unexpected end of message, expected ',' or '}'");
-                if (*p == (byte)',')
-                {
-                    p = SkipWs(p + 1, end);
-                    continue;
-                }
-                if (*p == (byte)'}')
-                {
-                    p++;
-                    break;
-                }
-                return Error(JsonErrorKind.Syntax, p, "expected ',' or '}'");
             }
+
+            if (col >= 0)
+            {
+                if (_seen[col] == gen) return Error(JsonErrorKind.DuplicateKey, keyStart - 1, "duplicate key", col);
+                _seen[col] = gen;
+                seenCount++;
+                predicted = col + 1;
+                if (learnable && (field >= shapeCount || (hits & (1UL << field)) == 0))
+                {
+                    // Known columns never repeat, so at most one record per column.
+                    var len = (int)(p - prefixStart);
+                    if (len > ShapeBytes || field >= 64) learnable = false;
+                    else
+                    {
+                        ref var r = ref _seenShape[field];
+                        r.Start = (int)(prefixStart - start);
+                        r.Length = len;
+                        r.KeyOffset = (int)(keyStart - prefixStart);
+                        r.Column = col;
+                    }
+                }
+                p = DecodeValue(col, p, end, builders[col]);
+            }
+            else
+            {
+                learnable = false;
+                if (!AddUnknownKey(key))
+                    return Error(JsonErrorKind.DuplicateKey, keyStart - 1, "duplicate key", -2);
+                p = SkipValue(p, end);
+            }
+            if (p == null)
+            {
+                if (_errColumn == -1 && col < 0) _errColumn = -2;
+                return false;
+            }
+            field++;
         }
         var close = p - 1;
         p = SkipWs(p, end);
@@ -347,7 +414,49 @@ public sealed unsafe class JsonRowDecoder
                 builders[c].AppendNull();
             }
         }
+        if (!missed)
+        {
+            _learnBackoff = 0;
+            _learnSkip = 0;
+        }
+        else if (learnable && Vector256.IsHardwareAccelerated)
+        {
+            // A stream whose layout changes every message would pay for learning each time: after each
+            // learning that did not pay off, wait twice as many (up to 63) changed messages before the next.
+            if (_learnSkip > 0)
+            {
+                _learnSkip--;
+            }
+            else
+            {
+                LearnShape(start, field, hits);
+                _learnSkip = _learnBackoff;
+                _learnBackoff = Math.Min(_learnBackoff * 2 + 1, 63);
+            }
+        }
         return true;
+    }
+
+    /// <summary>
+    /// Remembers the layout of a message that decoded: for each field, the bytes from the end of the previous
+    /// value (or the message start) to the start of this value. The next message is tried against them first.
+    /// Kept out of line: a stackalloc inlined into <see cref="Decode"/> would cost it tiered PGO.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void LearnShape(byte* start, int fields, ulong hits)
+    {
+        var shapes = _shapes;
+        Span<byte> pattern = stackalloc byte[ShapeBytes];
+        for (var i = 0; i < fields; i++)
+        {
+            if ((hits & (1UL << i)) != 0) continue; // matched the layout at this position: unchanged
+            ref readonly var r = ref _seenShape[i];
+            pattern.Clear();
+            new ReadOnlySpan<byte>(start + r.Start, r.Length).CopyTo(pattern);
+            shapes[i] = new FieldShape(Vector256.Create<byte>(pattern), ShapeMasks[r.Length], r.Length, r.KeyOffset, r.Column);
+        }
+        _shapeCount = fields;
+        LayoutsLearned++;
     }
 
     /// <summary>
@@ -596,6 +705,23 @@ public sealed unsafe class JsonRowDecoder
         var s = p;
         var neg = *p == (byte)'-';
         if (neg) p++;
+        if (Vector256.IsHardwareAccelerated && end - p >= 32)
+        {
+            // The digit run's length from one vector compare, then its value in whole eight-digit words: no
+            // loop whose trip count the branch predictor has to guess. Anything unusual (a leading zero, a
+            // fraction or exponent, over 18 digits that may not fit) takes the general code below.
+            var run = JsonScan.DigitRun(p);
+            if (run is >= 1 and <= 19 && (*p != (byte)'0' || run == 1))
+            {
+                var next = p[run];
+                var fast = JsonScan.ParseDigits(p, run);
+                if (next != (byte)'.' && (next | 0x20) != (byte)'e' && (neg ? fast <= 1UL << 63 : fast <= long.MaxValue))
+                {
+                    value = neg ? unchecked((long)(0 - fast)) : (long)fast;
+                    return p + run;
+                }
+            }
+        }
         var digits = p;
         ulong v = 0;
         // Eight digits at a time while they last (SWAR), then byte by byte.
@@ -646,6 +772,42 @@ public sealed unsafe class JsonRowDecoder
         var s = p;
         var neg = *p == (byte)'-';
         if (neg) p++;
+        if (Vector256.IsHardwareAccelerated && end - p >= 32)
+        {
+            // Plain decimals (digits, optionally '.' and digits, no exponent, ≤ 19 significant digits) from
+            // one digit mask: the exact case of the general code below, without its per-digit loop.
+            var mask = JsonScan.DigitMask(p);
+            var n1 = BitOperations.TrailingZeroCount(~mask);
+            if (n1 is >= 1 and <= 19 && (*p != (byte)'0' || n1 == 1))
+            {
+                var next = p[n1];
+                if (next == (byte)'.')
+                {
+                    var n2 = BitOperations.TrailingZeroCount(~mask >> (n1 + 1));
+                    var stop = n1 + 1 + n2;
+                    if (n2 >= 1 && n1 + n2 <= 19 && stop < 32 && (p[stop] | 0x20) != (byte)'e')
+                    {
+                        var m = JsonScan.ParseDigits(p, n1) * JsonScan.PowersOf10[n2] + JsonScan.ParseDigits(p + n1 + 1, n2);
+                        if (m <= 1UL << 53)
+                        {
+                            var d = (double)m / ExactPowersOf10[n2];
+                            value = neg ? -d : d;
+                            return p + stop;
+                        }
+                    }
+                }
+                else if ((next | 0x20) != (byte)'e')
+                {
+                    var whole = JsonScan.ParseDigits(p, n1);
+                    if (whole <= 1UL << 53)
+                    {
+                        value = neg ? -(double)whole : whole;
+                        return p + n1;
+                    }
+                }
+            }
+            p = neg ? s + 1 : s;
+        }
         value = 0;
         if (p >= end || !IsDigit(*p))
         {
@@ -763,7 +925,15 @@ public sealed unsafe class JsonRowDecoder
                     p = ScanString(body, end, out var escaped);
                     if (p == null) { _errColumn = col; return null; }
                     var len = (int)(p - 1 - body);
-                    if (!escaped)
+                    if (!escaped && len <= 32 && Vector256.IsHardwareAccelerated && end - body >= 32)
+                    {
+                        // A short string: one 32-byte copy into reserved room (bytes past its length are
+                        // not committed) instead of a call to Memmove.
+                        var dst = b.ReserveUtf8(32);
+                        Vector256.Load(body).StoreUnsafe(ref MemoryMarshal.GetReference(dst));
+                        b.CommitUtf8(len);
+                    }
+                    else if (!escaped)
                     {
                         b.AppendUtf8(new ReadOnlySpan<byte>(body, len));
                     }
@@ -820,10 +990,23 @@ public sealed unsafe class JsonRowDecoder
             p = ScanString(body, end, out var escaped);
             if (p == null) { _errColumn = col; return null; }
             var textLength = (int)(p - 1 - body);
-            if (!escaped && JsonTime.TryParseUtcTimestampFast(body, textLength, out var fast))
+            if (!escaped && textLength >= 20)
             {
-                b.AppendInt64(fast);
-                return p;
+                // Timestamps of consecutive messages mostly share their minute: the last one's first 16 bytes
+                // (YYYY-MM-DDTHH:MM, validated) and its seconds are kept, so only ":SS.fZ" is parsed then.
+                var head = Vector128.Load(body);
+                if (head == _tsMinuteText && JsonTime.TryParseUtcTail(body, textLength, out var tail))
+                {
+                    b.AppendInt64(_tsMinuteSeconds * JsonTime.MicrosPerSecond + tail);
+                    return p;
+                }
+                if (JsonTime.TryParseUtcTimestampFast(body, textLength, out var fast, out var minute))
+                {
+                    _tsMinuteText = head;
+                    _tsMinuteSeconds = minute;
+                    b.AppendInt64(fast);
+                    return p;
+                }
             }
             var text = new ReadOnlySpan<byte>(body, textLength);
             if (escaped) text = UnescapeToScratch(text);
@@ -962,5 +1145,42 @@ public sealed unsafe class JsonRowDecoder
             goto After;
         }
         return Fail(JsonErrorKind.Syntax, p, inObject ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+
+    private static Vector256<byte>[] BuildShapeMasks()
+    {
+        var masks = new Vector256<byte>[ShapeBytes + 1];
+        Span<byte> m = stackalloc byte[ShapeBytes];
+        for (var len = 0; len <= ShapeBytes; len++)
+        {
+            m.Clear();
+            m[..len].Fill(0xFF);
+            masks[len] = Vector256.Create<byte>(m);
+        }
+        return masks;
+    }
+
+    /// <summary>One field of a remembered layout: the prefix bytes (zero-padded) and what they lead to.</summary>
+    private readonly struct FieldShape(Vector256<byte> pattern, Vector256<byte> mask, int length, int keyOffset, int column)
+    {
+        private readonly Vector256<byte> _pattern = pattern;
+        private readonly Vector256<byte> _mask = mask;
+        /// <summary>Bytes from the end of the previous value to the start of this one.</summary>
+        public readonly int Length = length;
+        /// <summary>Offset of the key's first byte (after its opening quote) in the prefix.</summary>
+        public readonly int KeyOffset = keyOffset;
+        public readonly int Column = column;
+
+        /// <summary>Whether the <see cref="ShapeBytes"/> bytes at <paramref name="p"/> start with the prefix.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Matches(byte* p) => ((Vector256.Load(p) ^ _pattern) & _mask) == Vector256<byte>.Zero;
+    }
+
+    private struct ShapeRecord
+    {
+        public int Start;
+        public int Length;
+        public int KeyOffset;
+        public int Column;
     }
 }

@@ -66,6 +66,50 @@ internal static unsafe class JsonScan
         return m.ExtractMostSignificantBits();
     }
 
+    /// <summary>Bit i set when byte i of the 32 at <paramref name="p"/> is an ASCII digit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint DigitMask(byte* p) =>
+        Vector256.LessThan(Vector256.Load(p) - Vector256.Create((byte)'0'), Vector256.Create((byte)10)).ExtractMostSignificantBits();
+
+    /// <summary>How many ASCII digits start at <paramref name="p"/> (32 bytes must be readable; 32 when all are).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int DigitRun(byte* p) => BitOperations.TrailingZeroCount(~DigitMask(p));
+
+    /// <summary>10^k for k = 0…19.</summary>
+    public static ReadOnlySpan<ulong> PowersOf10 =>
+    [
+        1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000,
+        10_000_000_000, 100_000_000_000, 1_000_000_000_000, 10_000_000_000_000, 100_000_000_000_000,
+        1_000_000_000_000_000, 10_000_000_000_000_000, 100_000_000_000_000_000, 1_000_000_000_000_000_000,
+        10_000_000_000_000_000_000,
+    ];
+
+    /// <summary>
+    /// Value of the <paramref name="n"/> (1–19) ASCII digits at <paramref name="p"/>, already known to be digits,
+    /// in at most three eight-digit words; reads up to 8 bytes past the first word boundary, never past p + 24.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong ParseDigits(byte* p, int n)
+    {
+        if (n <= 8) return EightDigits(LeadingDigits(p, n));
+        if (n <= 16)
+        {
+            var hi = n - 8;
+            return EightDigits(LeadingDigits(p, hi)) * 100_000_000 + EightDigits(Unsafe.ReadUnaligned<ulong>(p + hi));
+        }
+        var h = n - 16;
+        return (EightDigits(LeadingDigits(p, h)) * 100_000_000 + EightDigits(Unsafe.ReadUnaligned<ulong>(p + h))) * 100_000_000
+            + EightDigits(Unsafe.ReadUnaligned<ulong>(p + h + 8));
+    }
+
+    /// <summary>The first <paramref name="k"/> (1–8) digits at <paramref name="p"/> as an eight-digit word padded with leading '0's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong LeadingDigits(byte* p, int k)
+    {
+        var w = Unsafe.ReadUnaligned<ulong>(p);
+        return k == 8 ? w : (w << (64 - 8 * k)) | (0x3030303030303030UL >> (8 * k));
+    }
+
     /// <summary>Whether all eight bytes of <paramref name="w"/> (little-endian load) are ASCII digits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AreEightDigits(ulong w) =>

@@ -73,40 +73,59 @@ internal static class JsonTime
     /// caller then hands to <see cref="TryParseTimestamp"/> for the value or the precise error.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe bool TryParseUtcTimestampFast(byte* s, int length, out long micros)
+    public static unsafe bool TryParseUtcTimestampFast(byte* s, int length, out long micros) =>
+        TryParseUtcTimestampFast(s, length, out micros, out _);
+
+    /// <summary>
+    /// As <see cref="TryParseUtcTimestampFast(byte*, int, out long)"/>, also giving the seconds since the epoch
+    /// of the timestamp's minute (its first 16 bytes, <c>YYYY-MM-DDTHH:MM</c>), so a caller can reuse them for
+    /// the next timestamp that starts with the same 16 bytes (<see cref="TryParseUtcTail"/>).
+    /// </summary>
+    public static unsafe bool TryParseUtcTimestampFast(byte* s, int length, out long micros, out long minuteSeconds)
     {
         micros = 0;
+        minuteSeconds = 0;
         if (length < 20 || s[length - 1] != (byte)'Z') return false;
-        if (s[4] != (byte)'-' || s[7] != (byte)'-' || s[10] != (byte)'T' || s[13] != (byte)':' || s[16] != (byte)':') return false;
+        if (s[4] != (byte)'-' || s[7] != (byte)'-' || s[10] != (byte)'T' || s[13] != (byte)':') return false;
         uint y0 = (uint)(s[0] - '0'), y1 = (uint)(s[1] - '0'), y2 = (uint)(s[2] - '0'), y3 = (uint)(s[3] - '0');
         uint m0 = (uint)(s[5] - '0'), m1 = (uint)(s[6] - '0'), d0 = (uint)(s[8] - '0'), d1 = (uint)(s[9] - '0');
         uint h0 = (uint)(s[11] - '0'), h1 = (uint)(s[12] - '0'), i0 = (uint)(s[14] - '0'), i1 = (uint)(s[15] - '0');
-        uint s0 = (uint)(s[17] - '0'), s1 = (uint)(s[18] - '0');
-        if (y0 > 9 || y1 > 9 || y2 > 9 || y3 > 9 || m0 > 9 || m1 > 9 || d0 > 9 || d1 > 9
-            || h0 > 9 || h1 > 9 || i0 > 9 || i1 > 9 || s0 > 9 || s1 > 9)
+        if (y0 > 9 || y1 > 9 || y2 > 9 || y3 > 9 || m0 > 9 || m1 > 9 || d0 > 9 || d1 > 9 || h0 > 9 || h1 > 9 || i0 > 9 || i1 > 9)
             return false;
         var y = (int)(y0 * 1000 + y1 * 100 + y2 * 10 + y3);
         var mo = (int)(m0 * 10 + m1);
         var d = (int)(d0 * 10 + d1);
         var hh = (int)(h0 * 10 + h1);
         var mi = (int)(i0 * 10 + i1);
-        var ss = (int)(s0 * 10 + s1);
-        if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, mo) || hh > 23 || mi > 59 || ss > 59) return false;
+        if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, mo) || hh > 23 || mi > 59) return false;
+        if (!TryParseUtcTail(s, length, out var tail)) return false;
+        minuteSeconds = DaysFromCivil(y, mo, d) * 86400L + hh * 3600 + mi * 60;
+        micros = minuteSeconds * MicrosPerSecond + tail;
+        return true;
+    }
+
+    /// <summary>
+    /// The rest of a UTC timestamp after its minute, <c>:SS[.f{1,9}]Z</c> from byte 16 of <paramref name="s"/>
+    /// (<paramref name="length"/> is the whole timestamp's), as microseconds within the minute.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe bool TryParseUtcTail(byte* s, int length, out long micros)
+    {
+        micros = 0;
+        if (length < 20 || s[16] != (byte)':' || s[length - 1] != (byte)'Z') return false;
+        uint s0 = (uint)(s[17] - '0'), s1 = (uint)(s[18] - '0');
+        if (s0 > 5 || s1 > 9) return false;
         long frac = 0;
-        var i = 19;
-        var last = length - 1; // the 'Z'
-        if (i < last)
+        if (length > 20)
         {
-            if (s[i] != (byte)'.') return false;
-            i++;
-            var digits = last - i;
+            if (s[19] != (byte)'.') return false;
+            var digits = length - 21;
             if (digits is < 1 or > 9) return false;
-            for (; i < last; i++)
+            for (var i = 20; i < length - 1; i++)
                 if ((uint)(s[i] - '0') > 9) return false;
             frac = Fraction(s + 20, digits);
         }
-        var seconds = DaysFromCivil(y, mo, d) * 86400L + hh * 3600 + mi * 60 + ss;
-        micros = seconds * MicrosPerSecond + frac;
+        micros = (s0 * 10 + s1) * MicrosPerSecond + frac;
         return true;
     }
 
