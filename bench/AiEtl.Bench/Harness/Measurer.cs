@@ -84,6 +84,52 @@ public sealed class Measurer(RssSampler sampler, int timedRuns)
         };
     }
 
+    /// <summary>
+    /// Two contestants measured in alternation so that neither always runs first (JIT tiers, first-use costs and a
+    /// drifting machine load would otherwise all fall on one side): one warmup each (A, B), then the timed runs in
+    /// the order A B, B A, A B, … — <see cref="TimedRuns"/> runs of each.
+    /// </summary>
+    public (Measurement A, Measurement B) MeasurePair<T>(string nameA, string nameB, long rows, Func<T> bodyA, Func<T> bodyB, out T resultA, out T resultB)
+    {
+        ArgumentNullException.ThrowIfNull(bodyA);
+        ArgumentNullException.ThrowIfNull(bodyB);
+        var samples = new[] { new RunSample[TimedRuns], new RunSample[TimedRuns] };
+        var peaks = new long[2];
+        var bodies = new[] { bodyA, bodyB };
+        var results = new T[2];
+        for (var k = 0; k < 2; k++)
+        {
+            Settle();
+            Sampler.ResetWindow();
+            results[k] = bodies[k]();
+            peaks[k] = Sampler.WindowMax;
+        }
+        for (var r = 0; r < TimedRuns; r++)
+        {
+            for (var j = 0; j < 2; j++)
+            {
+                var k = r % 2 == 0 ? j : 1 - j;
+                Settle();
+                Sampler.ResetWindow();
+                var cpu0 = CpuSeconds();
+                var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+                var start = Stopwatch.GetTimestamp();
+                results[k] = bodies[k]();
+                var wall = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                var alloc1 = GC.GetTotalAllocatedBytes(precise: true);
+                var cpu1 = CpuSeconds();
+                var rss = Sampler.WindowMax;
+                samples[k][r] = new RunSample(wall, cpu1 - cpu0, alloc1 - alloc0, rss);
+                peaks[k] = Math.Max(peaks[k], rss);
+            }
+        }
+        resultA = results[0];
+        resultB = results[1];
+        var hwm = RssSampler.ReadVmHwm();
+        return (new Measurement { Name = nameA, Rows = rows, Runs = samples[0], PeakRssBytes = peaks[0], VmHwmBytes = hwm },
+                new Measurement { Name = nameB, Rows = rows, Runs = samples[1], PeakRssBytes = peaks[1], VmHwmBytes = hwm });
+    }
+
     /// <summary>Full blocking collection so one contestant's garbage is not collected on another's time.</summary>
     public static void Settle()
     {

@@ -93,8 +93,6 @@ internal sealed class CheckpointCoordinator
             EngineLog.SavepointWritten(_log, _savepoint, id);
         }
         var ms = Stopwatch.GetElapsedTime(_pendingStart).TotalMilliseconds;
-        if (final) EngineLog.FinalCheckpointCompleted(_log, id, ms, done.SizeBytes);
-        else EngineLog.CheckpointCompleted(_log, id, ms, done.SizeBytes);
         _metrics.CheckpointDuration.Record(ms);
         _metrics.CheckpointSize.Record(done.SizeBytes);
         Interlocked.Increment(ref _metrics.CheckpointsCompleted);
@@ -102,6 +100,9 @@ internal sealed class CheckpointCoordinator
         // before the barrier of N+1, so sinks never hold uncommitted data of a completed checkpoint.
         lock (_lock) LastCompletedId = id;
         _notifyComplete(id);
+        // Logged once the tasks have been told: the line is not on the path that releases them (this runs on a task thread).
+        if (final) EngineLog.FinalCheckpointCompleted(_log, id, ms, done.SizeBytes);
+        else EngineLog.CheckpointCompleted(_log, id, ms, done.SizeBytes);
         bool triggerFinal;
         lock (_lock)
         {

@@ -56,5 +56,8 @@ internal sealed class LogScope(params KeyValuePair<string, object?>[] items) : I
     public int Count => items.Length;
     public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)items).GetEnumerator();
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => items.GetEnumerator();
-    public override string ToString() => string.Join(' ', items.Select(kv => $"{kv.Key}={kv.Value}"));
+    private string? _text;
+
+    // The text formatter writes a scope by its ToString for every line logged inside it: built once.
+    public override string ToString() => _text ??= string.Join(' ', items.Select(kv => $"{kv.Key}={kv.Value}"));
 }
