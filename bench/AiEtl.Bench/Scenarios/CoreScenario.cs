@@ -113,8 +113,12 @@ public sealed class CoreScenario : IScenario
                 .Add("plain_q1_ms", ab.PlainQ1Ms, 1)
                 .Add("observed_q1_ms", ab.ObservedQ1Ms, 1)
                 .Add("observed_time_ratio_q1", ab.ObservedQ1Ms / ab.PlainQ1Ms, 3)
-                .Add("observed_time_ratio_paired_median", ab.PairedRatioMedian, 3));
+                .Add("observed_time_ratio_paired_median", ab.PairedRatioMedian, 3)
+                .Add("plain_runs_ms", ab.PlainRunsMs)
+                .Add("observed_runs_ms", ab.ObservedRunsMs));
             report.Ratios.Add("observability_cost", ab.ObservedMedianMs / ab.PlainMedianMs, 3);
+            // The same judged pair by pair: each pair's runs are back to back, so load drifting between pairs cancels out.
+            report.Ratios.Add("observability_cost_paired", ab.PairedRatioMedian, 3);
             return report;
         }
         finally
@@ -124,7 +128,7 @@ public sealed class CoreScenario : IScenario
     }
 
     private sealed record AbResult(int Pairs, double PlainMedianMs, double ObservedMedianMs, double PlainBestMs, double ObservedBestMs,
-        double PairedRatioMedian, double PlainQ1Ms, double ObservedQ1Ms);
+        double PairedRatioMedian, double PlainQ1Ms, double ObservedQ1Ms, string PlainRunsMs, string ObservedRunsMs);
 
     /// <summary>
     /// Plain and observed runs alternated so that both see the same machine load, the order flipping every pair
@@ -148,8 +152,9 @@ public sealed class CoreScenario : IScenario
         }
         static double Median(IEnumerable<double> v) { var o = v.Order().ToList(); return o.Count % 2 == 1 ? o[o.Count / 2] : (o[o.Count / 2 - 1] + o[o.Count / 2]) / 2; }
         static double Q1(List<double> v) => v.Order().ElementAt(v.Count / 4);
+        static string Text(List<double> v) => string.Join(" ", v.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)));
         return new AbResult(pairs, Median(plain), Median(observed), plain.Min(), observed.Min(),
-            Median(plain.Zip(observed, (a, b) => b / a)), Q1(plain), Q1(observed));
+            Median(plain.Zip(observed, (a, b) => b / a)), Q1(plain), Q1(observed), Text(plain), Text(observed));
     }
 
     private static ScenarioReport BuildReport(BenchOptions options, long rows, int batchCount, (long Rows, double Checksum) result,
