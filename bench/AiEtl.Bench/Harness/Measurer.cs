@@ -135,6 +135,22 @@ public sealed class Measurer(RssSampler sampler, int timedRuns)
         }).ToArray();
     }
 
+    /// <summary>
+    /// Two contestants measured in alternation so that neither always runs first (JIT tiers, first-use costs and a
+    /// drifting machine load would otherwise all fall on one side): one warmup each, then the timed runs in the order
+    /// A B, B A, A B, … (<see cref="MeasureAlternating{T}"/> with two contestants). The results are the last run's.
+    /// </summary>
+    public (Measurement A, Measurement B) MeasurePair<T>(string nameA, string nameB, long rows, Func<T> bodyA, Func<T> bodyB, out T resultA, out T resultB)
+    {
+        ArgumentNullException.ThrowIfNull(bodyA);
+        ArgumentNullException.ThrowIfNull(bodyB);
+        var last = new T[2];
+        var m = MeasureAlternating(rows, [(nameA, bodyA), (nameB, bodyB)], (name, result) => last[name == nameA ? 0 : 1] = result);
+        resultA = last[0];
+        resultB = last[1];
+        return (m[0], m[1]);
+    }
+
     /// <summary>Full blocking collection so one contestant's garbage is not collected on another's time.</summary>
     public static void Settle()
     {

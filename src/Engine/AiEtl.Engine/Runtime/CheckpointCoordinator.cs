@@ -14,7 +14,7 @@ internal sealed class CheckpointCoordinator
     private readonly ICheckpointStore _store;
     private readonly string _fingerprint;
     private readonly IReadOnlyDictionary<string, OperatorIdentity> _identities;
-    private readonly ILogger _log;
+    private readonly OffThreadLog _log;
     private readonly string? _savepoint;
     private readonly EngineMetrics _metrics;
     private readonly int _expectedAcks;
@@ -28,7 +28,7 @@ internal sealed class CheckpointCoordinator
 
     public CheckpointCoordinator(ICheckpointStore store, string fingerprint, IReadOnlyDictionary<string, OperatorIdentity> identities,
         EngineMetrics metrics, int expectedAcks, long lastCompletedId, Action<long> injectBarrier, Action<long> notifyComplete,
-        ILogger log, string? savepoint)
+        OffThreadLog log, string? savepoint)
     {
         _store = store;
         _fingerprint = fingerprint;
@@ -90,11 +90,10 @@ internal sealed class CheckpointCoordinator
         {
             // Written before the sinks commit: a savepoint never points past what a crash would keep.
             _store.WriteSavepoint(_savepoint, done);
-            EngineLog.SavepointWritten(_log, _savepoint, id);
+            var savepoint = _savepoint;
+            _log.Post(LogLevel.Information, l => EngineLog.SavepointWritten(l, savepoint, id));
         }
         var ms = Stopwatch.GetElapsedTime(_pendingStart).TotalMilliseconds;
-        if (final) EngineLog.FinalCheckpointCompleted(_log, id, ms, done.SizeBytes);
-        else EngineLog.CheckpointCompleted(_log, id, ms, done.SizeBytes);
         _metrics.CheckpointDuration.Record(ms);
         _metrics.CheckpointSize.Record(done.SizeBytes);
         Interlocked.Increment(ref _metrics.CheckpointsCompleted);
@@ -102,6 +101,10 @@ internal sealed class CheckpointCoordinator
         // before the barrier of N+1, so sinks never hold uncommitted data of a completed checkpoint.
         lock (_lock) LastCompletedId = id;
         _notifyComplete(id);
+        // Posted once the tasks have been told, and written off this task thread (see OffThreadLog).
+        var bytes = done.SizeBytes;
+        if (final) _log.Post(LogLevel.Information, l => EngineLog.FinalCheckpointCompleted(l, id, ms, bytes));
+        else _log.Post(LogLevel.Debug, l => EngineLog.CheckpointCompleted(l, id, ms, bytes));
         bool triggerFinal;
         lock (_lock)
         {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
 namespace AiEtl.Engine.Runtime;
@@ -56,5 +57,53 @@ internal sealed class LogScope(params KeyValuePair<string, object?>[] items) : I
     public int Count => items.Length;
     public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)items).GetEnumerator();
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => items.GetEnumerator();
-    public override string ToString() => string.Join(' ', items.Select(kv => $"{kv.Key}={kv.Value}"));
+    private string? _text;
+
+    // The text formatter writes a scope by its ToString for every line logged inside it: built once.
+    public override string ToString() => _text ??= string.Join(' ', items.Select(kv => $"{kv.Key}={kv.Value}"));
+}
+
+/// <summary>
+/// Lifecycle lines raised on task threads (ready, checkpoint completed, savepoint written), written by a
+/// thread-pool thread instead: a task thread never formats a line nor takes the logging provider's locks (the
+/// console logger's queue lock is also taken by its writer thread, and a writer preempted while holding it would
+/// stall the task). Lines keep their order; they carry the pipeline scope of the run (captured at its start);
+/// <see cref="Flush"/> writes what is pending, before the run logs its end.
+/// </summary>
+internal sealed class OffThreadLog(ILogger log)
+{
+    private readonly ConcurrentQueue<Action<ILogger>> _lines = new();
+    private readonly Lock _writing = new();
+    private ExecutionContext? _context;
+    private int _scheduled;
+
+    /// <summary>Takes the caller's logging scopes for the lines written later.</summary>
+    public void CaptureScope() => _context = ExecutionContext.Capture();
+
+    public void Post(LogLevel level, Action<ILogger> line)
+    {
+        if (!log.IsEnabled(level)) return;
+        _lines.Enqueue(line);
+        if (Interlocked.Exchange(ref _scheduled, 1) == 0)
+            ThreadPool.UnsafeQueueUserWorkItem(static self => self.Drain(), this, preferLocal: false);
+    }
+
+    private void Drain()
+    {
+        Volatile.Write(ref _scheduled, 0);
+        Flush();
+    }
+
+    /// <summary>Writes every pending line (in order; also the ones a drain in progress has not reached).</summary>
+    public void Flush()
+    {
+        lock (_writing)
+        {
+            while (_lines.TryDequeue(out var line))
+            {
+                if (_context is { } context) ExecutionContext.Run(context, static s => { var (l, write) = ((ILogger, Action<ILogger>))s!; write(l); }, (log, line));
+                else line(log);
+            }
+        }
+    }
 }

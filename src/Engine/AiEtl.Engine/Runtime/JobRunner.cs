@@ -48,6 +48,7 @@ public sealed class JobRunner
     private int _state;
     private CheckpointCoordinator? _coordinator;
     private readonly ILogger _log;
+    private readonly OffThreadLog _taskLog;
     private readonly Dictionary<string, StatefulSlot> _slots = new(StringComparer.Ordinal);
     private readonly Dictionary<(string, string), string> _legacyUids = [];
 
@@ -56,6 +57,7 @@ public sealed class JobRunner
         Graph = graph;
         _options = options;
         _log = options.LoggerFactory?.CreateLogger("AiEtl.Engine.Runtime") ?? NullLogger.Instance;
+        _taskLog = new OffThreadLog(_log);
     }
 
     public JobGraph Graph { get; }
@@ -84,16 +86,19 @@ public sealed class JobRunner
         // Everything logged goes through the spec's redactor: the pipeline's name may be interpolated from a secret.
         var name = _options.Secrets.Redact(Graph.Name);
         using var pipelineScope = _log.BeginScope(new LogScope(new KeyValuePair<string, object?>("pipeline", name)));
+        _taskLog.CaptureScope();
         try
         {
             var result = await RunCoreAsync(stop, abort).ConfigureAwait(false);
             Volatile.Write(ref _state, (int)JobState.Finished);
+            _taskLog.Flush();
             EngineLog.Ended(_log, name, result.Stopped ? "stopped (drained)" : "finished", result.SourceRows, result.SinkRows, result.DeadLetters, result.CheckpointsCompleted);
             return result;
         }
         catch (Exception e)
         {
             Volatile.Write(ref _state, (int)JobState.Failed);
+            _taskLog.Flush();
             if (e is not OperationCanceledException) EngineLog.Failed(_log, name, _options.Secrets.Redact(e.Message));
             throw;
         }
@@ -136,7 +141,7 @@ public sealed class JobRunner
         var identities = _slots.ToDictionary(kv => kv.Key, kv => kv.Value.Identity, StringComparer.Ordinal);
         _coordinator = new CheckpointCoordinator(_options.Store, fingerprint, identities, Metrics, _tasks.Count, Restored?.Id ?? 0,
             id => { foreach (var s in _sources) s.Post(StreamElement.Barrier(-1, id)); },
-            OnCheckpointComplete, _log, _options.Savepoint);
+            OnCheckpointComplete, _taskLog, _options.Savepoint);
         EngineLog.Starting(_log, _options.Secrets.Redact(Graph.Name), _tasks.Count, fingerprint);
         Volatile.Write(ref _state, (int)JobState.Running);
         using var stopReg = stop.Register(() =>
@@ -185,7 +190,12 @@ public sealed class JobRunner
 
     private void LogIfReady()
     {
-        if (IsReady) EngineLog.Ready(_log, _sources.Count, LastCheckpointId);
+        // Called on a task thread: written off it (see OffThreadLog).
+        if (IsReady)
+        {
+            var (sources, checkpoint) = (_sources.Count, LastCheckpointId);
+            _taskLog.Post(LogLevel.Information, l => EngineLog.Ready(l, sources, checkpoint));
+        }
     }
 
     private async Task PeriodicAsync(TimeSpan interval, CancellationToken ct)
