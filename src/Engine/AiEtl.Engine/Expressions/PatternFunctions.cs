@@ -228,7 +228,9 @@ public sealed class LikeVExpr : VExpr
 /// </summary>
 internal sealed class PosixRegex
 {
-    public static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(500);
+    // Wall-clock, so it also counts time the thread was descheduled: 500 ms sent ordinary rows to dead letters on a
+    // loaded 2-core machine (q21's URL pattern, seen once in CI-like runs). 2 s still stops catastrophic backtracking.
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
     private readonly Dictionary<string, Regex> _cache = [];
 
     public RegexOptions Options { get; }
