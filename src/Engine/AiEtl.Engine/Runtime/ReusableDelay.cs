@@ -41,7 +41,15 @@ public sealed class ReusableDelay : IValueTaskSource, IDisposable
     private void Cancel()
     {
         if (Interlocked.Exchange(ref _pending, 0) != 1) return;
-        _timer.Change(Timeout.Infinite, Timeout.Infinite);
+        // The waiter is completed whatever happens to the timer: a disposed timer throws from Change, and a wait
+        // left pending would hang its awaiter for good (and the exception would escape into the token's Cancel).
+        try
+        {
+            _timer.Change(Timeout.Infinite, Timeout.Infinite);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
         _core.SetException(new OperationCanceledException(_token));
     }
 
@@ -59,7 +67,7 @@ public sealed class ReusableDelay : IValueTaskSource, IDisposable
 
     public void Dispose()
     {
-        _timer.Dispose();
         Cancel();
+        _timer.Dispose();
     }
 }
