@@ -56,7 +56,9 @@ test_all() {
   local log
   log=$(mktemp)
   set +e
-  dotnet test --solution AiEtl.Engine.sln -c Release --no-build "$@" 2>&1 | tee "$log"
+  # One test assembly at a time: both at once on 2 cores overloads the machine (the integration servers run
+  # beside them), and two hangs not yet explained were seen only that way.
+  dotnet test --solution AiEtl.Engine.sln -c Release --no-build --max-parallel-test-modules 1 "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   set -e
   # One plain closing line summed over every test assembly.
