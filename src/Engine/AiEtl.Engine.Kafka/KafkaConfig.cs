@@ -166,4 +166,7 @@ internal static partial class KafkaLog
 
     [LoggerMessage(EventId = 5105, Level = LogLevel.Warning, Message = "kafka {Component}: client error: {Error}")]
     public static partial void ClientError(ILogger logger, string component, string error);
+
+    [LoggerMessage(EventId = 5106, Level = LogLevel.Information, Message = "kafka source {Source}: consuming message by message through Confluent.Kafka ({Reason})")]
+    public static partial void PerMessageConsume(ILogger logger, string source, string reason);
 }

@@ -145,7 +145,7 @@ public sealed class KafkaSourceException : Exception
     {
     }
 
-    public KafkaSourceException(string message, Exception inner) : base(message, inner)
+    public KafkaSourceException(string message, Exception? inner) : base(message, inner)
     {
     }
 

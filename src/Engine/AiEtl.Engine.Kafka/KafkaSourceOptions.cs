@@ -62,6 +62,12 @@ public sealed record KafkaSourceOptions
     /// </summary>
     public int MaxPrefetchKBytes { get; init; } = 16 * 1024;
 
+    /// <summary>
+    /// Consume through Confluent.Kafka's per-message <c>Consume</c> instead of librdkafka's batch call (see
+    /// <see cref="NativeBatchConsumer"/>); also set by <c>AIETL_KAFKA_CONSUME=per-message</c>. For comparison and tests.
+    /// </summary>
+    internal bool PerMessageConsume { get; init; }
+
     /// <summary>How long metadata, offset and watermark queries may take before the source fails (default 30 s).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

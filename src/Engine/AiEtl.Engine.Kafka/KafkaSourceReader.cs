@@ -49,6 +49,9 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
     private readonly bool _singleTopic;
     private readonly int[] _slotOfPartition; // single topic: partition → index into _owned (−1: not owned)
     private IConsumer<Ignore, DecodeStatus>? _consumer;
+    private NativeBatchConsumer? _native;   // librdkafka's batch consume on _consumer (null: Confluent's per-message Consume)
+    private readonly bool _needTimestamp;
+    private readonly bool _needHeaders;
     private Dictionary<TopicPartition, long>? _restored;
     private bool _started;
     private Exception? _fatal;
@@ -94,6 +97,8 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
             _ => MetaColumn.Headers,
         }).ToArray();
         if (_metaColumns.Length > 0) _meta = new BatchBuilder(source.MetadataSchema, _options.BatchSize);
+        _needTimestamp = _metaColumns.Contains(MetaColumn.Timestamp);
+        _needHeaders = _metaColumns.Contains(MetaColumn.Headers);
         if (_metaColumns.Contains(MetaColumn.Key)) _keys = new KeyCapture();
         _values = _options.Format == KafkaFormat.Avro
             ? new AvroValueDecoder(new AvroRowDecoder(source.AvroReader!, source.AvroSchemas), _data, _keys)
@@ -102,6 +107,9 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
     }
 
     private enum MetaColumn : byte { Key, Topic, Partition, Offset, Timestamp, Headers }
+
+    /// <summary>Whether messages are taken with librdkafka's batch call (else Confluent's per-message Consume); known once started.</summary>
+    internal bool UsesBatchConsume => _native is not null;
 
     /// <summary>The partitions this reader owns.</summary>
     public IReadOnlyList<TopicPartition> Assignment => _owned;
@@ -151,8 +159,18 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         }
         var limit = _options.BatchSize;
         var deadline = Stopwatch.GetTimestamp() + (long)(_options.PollTimeout.TotalSeconds * Stopwatch.Frequency);
-        // Once a message is consumed its offset is part of the position, so a read never throws away rows it
-        // has taken: cancellation (a graceful stop) ends the batch early instead of throwing.
+        if (_native is not null) ReadNative(limit, deadline, ct);
+        else ReadPerMessage(limit, deadline, ct);
+        return new ValueTask<Batch?>(BuildBatch());
+    }
+
+    /// <summary>Milliseconds left until <paramref name="deadline"/> (a <see cref="Stopwatch"/> timestamp).</summary>
+    private static int MillisecondsUntil(long deadline) => (int)Math.Ceiling((deadline - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency);
+
+    // Once a message is consumed its offset is part of the position, so a read never throws away rows it has
+    // taken: cancellation (a graceful stop) ends the batch early instead of throwing.
+    private void ReadPerMessage(int limit, long deadline, CancellationToken ct)
+    {
         while (_data.Length < limit && !ct.IsCancellationRequested)
         {
             ThrowIfFatal();
@@ -162,16 +180,19 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
             {
                 // Drain what is already fetched without waiting (the common case: no clock read); wait (at most
                 // 200 ms at a time, to stay responsive to cancellation) only while the batch is still open.
-                cr = _consumer.Consume(0);
+                cr = _consumer!.Consume(0);
                 if (cr is null)
                 {
-                    left = (int)Math.Ceiling((deadline - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency);
+                    left = MillisecondsUntil(deadline);
                     if (left > 0) cr = _consumer.Consume(Math.Min(left, 200));
                 }
             }
             catch (ConsumeException e)
             {
-                OnConsumeError(e);
+                // A value decoder that cannot go on (the schema registry unreachable) must not lose the message: stop.
+                if (e.InnerException is KafkaSourceException decoderFailure) throw decoderFailure;
+                var tpo = e.ConsumerRecord?.TopicPartitionOffset;
+                OnConsumeError(e.Error, tpo?.Topic, tpo?.Partition.Value ?? -1, e);
                 continue;
             }
             if (cr is null)
@@ -179,20 +200,70 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
                 if (left <= 0) break;
                 continue;
             }
-            if (cr.IsPartitionEOF)
+            if (cr.IsPartitionEOF) OnPartitionEof(IndexOf(cr.Topic, cr.Partition.Value), cr.Offset.Value);
+            else if (cr.Message is not null) Accept(cr.Topic, cr.Partition.Value, cr.Offset.Value, cr.Message.Value, cr.Message.Timestamp, cr.Message.Headers);
+            if (_stopAt is not null && _open == 0) break;
+        }
+    }
+
+    /// <summary>The same loop over librdkafka's batch consume: messages are read in place and released once decoded.</summary>
+    private unsafe void ReadNative(int limit, long deadline, CancellationToken ct)
+    {
+        var native = _native!;
+        while (_data.Length < limit && !ct.IsCancellationRequested)
+        {
+            ThrowIfFatal();
+            var n = native.Consume(0, limit - _data.Length);
+            if (n == 0)
             {
-                var eof = IndexOf(cr.Topic, cr.Partition.Value);
-                if (_eventTimeColumn >= 0 && eof >= 0) _caughtUp[eof] = true;
-                // Offsets below the stop that carry no message (transaction markers) end a bounded read here.
-                if (_stopAt is not null && eof >= 0 && cr.Offset.Value >= _stopAt[eof]) Finish(eof);
+                var left = MillisecondsUntil(deadline);
+                if (left <= 0) break;
+                // Wait for the first message only, then drain without waiting again (as the per-message loop does).
+                if (native.Consume(Math.Min(left, 200), 1) == 0) continue;
+                n = 1;
             }
-            else if (cr.Message is not null)
+            var i = 0;
+            try
             {
-                Accept(cr);
+                for (; i < n; i++)
+                {
+                    var m = native[i];
+                    var topic = _singleTopic ? null : native.TopicName(m->Rkt);
+                    if (m->Err == NativeBatchConsumer.PartitionEof)
+                    {
+                        OnPartitionEof(IndexOf(topic, m->Partition), m->Offset);
+                    }
+                    else if (m->Err != 0)
+                    {
+                        OnConsumeError(new Error((ErrorCode)m->Err, native.ErrorText(m)), topic ?? _owned[0].Topic, m->Partition, null);
+                    }
+                    else
+                    {
+                        _keys?.Deserialize(m->Key == null ? default : new ReadOnlySpan<byte>(m->Key, (int)m->KeyLen), m->Key == null, default);
+                        var status = _values.Deserialize(m->Payload == null ? default : new ReadOnlySpan<byte>(m->Payload, (int)m->Len), m->Payload == null, default);
+                        Accept(topic, m->Partition, m->Offset, status,
+                            _needTimestamp ? native.Timestamp(m) : default,
+                            _needHeaders ? native.Headers(m) : null);
+                    }
+                    native.ReleaseOne(i);
+                }
+            }
+            finally
+            {
+                // A failure (a fatal error, a decoder that cannot go on) leaves the rest unread: released, not lost
+                // (their offsets are not in the position, so the restart reads them again).
+                native.Release(i);
             }
             if (_stopAt is not null && _open == 0) break;
         }
-        return new ValueTask<Batch?>(BuildBatch());
+    }
+
+    private void OnPartitionEof(int k, long offset)
+    {
+        if (k < 0) return;
+        if (_eventTimeColumn >= 0) _caughtUp[k] = true;
+        // Offsets below the stop that carry no message (transaction markers) end a bounded read here.
+        if (_stopAt is not null && offset >= _stopAt[k]) Finish(k);
     }
 
     private async ValueTask<Batch?> IdleAsync(CancellationToken ct)
@@ -201,24 +272,23 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         return BuildBatch();
     }
 
-    private void Accept(ConsumeResult<Ignore, DecodeStatus> cr)
+    private void Accept(string? topicName, int partition, long offset, DecodeStatus status, Timestamp timestamp, Headers? headers)
     {
-        var k = IndexOf(cr.Topic, cr.Partition.Value);
+        var k = IndexOf(topicName, partition);
         if (k < 0) return; // not ours (cannot happen with a manual assignment; defensive)
-        var offset = cr.Offset.Value;
         if (_stopAt is not null && offset >= _stopAt[k])
         {
             // Produced after a bounded read started: not part of it. Its value is already decoded into the batch.
-            if (cr.Message.Value == DecodeStatus.Ok) _data.Truncate(_data.Length - 1);
+            if (status == DecodeStatus.Ok) _data.Truncate(_data.Length - 1);
             Finish(k);
             return;
         }
         _next[k] = offset + 1;
         if (_stopAt is not null && offset + 1 >= _stopAt[k]) Finish(k);
         var topic = _owned[k].Topic;
-        if (cr.Message.Value != DecodeStatus.Ok)
+        if (status != DecodeStatus.Ok)
         {
-            DeadLetter(topic, cr.Partition.Value, offset, _values.ErrorClass, _values.ErrorMessage, _values.Raw);
+            DeadLetter(topic, partition, offset, _values.ErrorClass, _values.ErrorMessage, _values.Raw);
             return;
         }
         if (_eventTimeColumn >= 0)
@@ -243,18 +313,17 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
                     col.AppendString(topic);
                     break;
                 case MetaColumn.Partition:
-                    col.AppendInt32(cr.Partition.Value);
+                    col.AppendInt32(partition);
                     break;
                 case MetaColumn.Offset:
                     col.AppendInt64(offset);
                     break;
                 case MetaColumn.Timestamp:
-                    var ts = cr.Message.Timestamp;
-                    if (ts.Type == TimestampType.NotAvailable) col.AppendNull();
-                    else col.AppendInt64(ts.UnixTimestampMs * 1000);
+                    if (timestamp.Type == TimestampType.NotAvailable) col.AppendNull();
+                    else col.AppendInt64(timestamp.UnixTimestampMs * 1000);
                     break;
                 case MetaColumn.Headers:
-                    AppendHeaders(col, cr.Message.Headers);
+                    AppendHeaders(col, headers);
                     break;
             }
         }
@@ -506,6 +575,8 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
             assignment.Add(new TopicPartitionOffset(tp, new Offset(offset)));
         }
         _consumer.Assign(assignment);
+        _native = NativeBatchConsumer.TryCreate(_consumer, Math.Min(_options.BatchSize, 4096), _options.PerMessageConsume, out var perMessage);
+        if (perMessage is not null) KafkaLog.PerMessageConsume(_logger, _source.Name, perMessage);
         KafkaLog.Assigned(_logger, _source.Name, _context.Task.ToString(), string.Join(", ", assignment.Select(a => $"{a.Topic}[{a.Partition.Value}]@{a.Offset.Value}")));
     }
 
@@ -575,25 +646,21 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         return low;
     }
 
-    private void OnConsumeError(ConsumeException e)
+    private void OnConsumeError(Error err, string? topic, int partition, Exception? inner)
     {
-        var err = e.Error;
-        // A value decoder that cannot go on (the schema registry unreachable) must not lose the message: stop.
-        if (e.InnerException is KafkaSourceException decoderFailure) throw decoderFailure;
         if (err.Code == ErrorCode.Local_AutoOffsetReset)
         {
             // auto.offset.reset=error: retention deleted data this reader had not read yet.
-            var tpo = e.ConsumerRecord?.TopicPartitionOffset;
-            var k = tpo is null ? -1 : IndexOf(tpo.Topic ?? _owned[0].Topic, tpo.Partition.Value);
+            var k = partition < 0 ? -1 : IndexOf(topic ?? _owned[0].Topic, partition);
             if (k >= 0)
             {
                 var tp = _owned[k];
                 var wm = QueryWatermarks(tp);
                 CheckInRange(tp, _next[k], wm, "next offset");
             }
-            throw new KafkaSourceException($"kafka source '{_source.Name}': {err.Reason}", e);
+            throw new KafkaSourceException($"kafka source '{_source.Name}': {err.Reason}", inner);
         }
-        if (err.IsFatal) throw new KafkaSourceException($"kafka source '{_source.Name}': fatal consumer error: {err}", e);
+        if (err.IsFatal || err.Code == ErrorCode.Local_Fatal) throw new KafkaSourceException($"kafka source '{_source.Name}': fatal consumer error: {err}", inner);
         KafkaLog.TransientError(_logger, _source.Name, err.ToString());
     }
 
@@ -611,6 +678,9 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
 
     public ValueTask DisposeAsync()
     {
+        // The batch path holds the consumer queue and a reference on the client: released before the client closes.
+        _native?.Dispose();
+        _native = null;
         if (_consumer is { } c)
         {
             _consumer = null;

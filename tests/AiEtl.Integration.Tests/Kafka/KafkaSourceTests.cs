@@ -77,10 +77,12 @@ public sealed class KafkaSourceTests(KafkaFixture fx)
         Assert.Empty(Owned(5, 6));
     }
 
-    [Fact]
-    public async Task Malformed_messages_go_to_dead_letters_with_topic_partition_offset_and_raw_bytes()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Malformed_messages_go_to_dead_letters_with_topic_partition_offset_and_raw_bytes(bool perMessage)
     {
-        var topic = NewTopic("malformed", 2);
+        var topic = NewTopic(perMessage ? "malformed-pm" : "malformed", 2);
         byte[][] values =
         [
             Order(1),
@@ -95,7 +97,7 @@ public sealed class KafkaSourceTests(KafkaFixture fx)
         Produce(Brokers, topic, values.Select((v, i) => (i % 2, v)));
 
         var dl = new ListDeadLetters();
-        await using var reader = new KafkaSource(Options(Brokers, topic, "g-malformed")).CreateReader(Context(dl));
+        await using var reader = new KafkaSource(Options(Brokers, topic, "g-malformed") with { PerMessageConsume = perMessage }).CreateReader(Context(dl));
         var deadline = DateTime.UtcNow.AddSeconds(30);
         var rows = new List<string>();
         while ((rows.Count + dl.Count) < values.Length && DateTime.UtcNow < deadline)
@@ -183,10 +185,12 @@ public sealed class KafkaSourceTests(KafkaFixture fx)
         Assert.Equal([count / 2L + 1, count / 2L + 1], Committed(Brokers, group, topic, partitions));
     }
 
-    [Fact]
-    public async Task Metadata_columns_carry_key_topic_partition_offset_timestamp_and_headers()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Metadata_columns_carry_key_topic_partition_offset_timestamp_and_headers(bool perMessage)
     {
-        var topic = NewTopic("meta", 2);
+        var topic = NewTopic(perMessage ? "meta-pm" : "meta", 2);
         var ts = new DateTime(2026, 3, 4, 5, 6, 7, 890, DateTimeKind.Utc);
         Produce(Brokers, topic, [(1, Order(10)), (1, Order(11)), (0, Order(12))], (i, m) =>
         {
@@ -195,24 +199,27 @@ public sealed class KafkaSourceTests(KafkaFixture fx)
             if (i == 1) m.Headers = new Headers { { "trace", "t-1"u8.ToArray() }, { "bin", [0xFF, 0x00] }, { "trace", "t-2"u8.ToArray() } };
             return m;
         });
-        var options = Options(Brokers, topic, "g-meta") with { MetadataColumns = ["_key", "_topic", "_partition", "_offset", "_timestamp", "_headers"] };
+        var options = Options(Brokers, topic, "g-meta") with { MetadataColumns = ["_key", "_topic", "_partition", "_offset", "_timestamp", "_headers"], PerMessageConsume = perMessage };
         var source = new KafkaSource(options);
         Assert.Equal(["id", "name", "amount", "ts", "_key", "_topic", "_partition", "_offset", "_timestamp", "_headers"], source.Schema.FieldsList.Select(f => f.Name));
         await using var reader = source.CreateReader(Context(new ListDeadLetters()));
         var rows = (await ReadRowsAsync(reader, 3)).Select(r => r.Split('|')).ToDictionary(r => r[0]);
+        Assert.Equal(!perMessage, ((KafkaSourceReader)reader).UsesBatchConsume);
         Assert.Equal(["k0", topic, "1", "0", "2026-03-04T05:06:07.890000Z", "[]"], rows["10"][4..]);
         Assert.Equal(["k1", topic, "1", "1", "2026-03-04T05:06:08.890000Z",
             """[{"key":"trace","value":"t-1"},{"key":"bin","value_base64":"/wA="},{"key":"trace","value":"t-2"}]"""], rows["11"][4..]);
         Assert.Equal(["null", topic, "0", "0", "2026-03-04T05:06:09.890000Z", "[]"], rows["12"][4..]);
     }
 
-    [Fact]
-    public async Task A_key_that_is_not_utf8_sends_the_message_to_dead_letters_when_the_key_is_a_column()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_key_that_is_not_utf8_sends_the_message_to_dead_letters_when_the_key_is_a_column(bool perMessage)
     {
-        var topic = NewTopic("badkey", 1);
+        var topic = NewTopic(perMessage ? "badkey-pm" : "badkey", 1);
         Produce(Brokers, topic, [(0, Order(1)), (0, Order(2))], (i, m) => { m.Key = i == 0 ? [0xC3, 0x28] : "ok"u8.ToArray(); return m; });
         var dl = new ListDeadLetters();
-        await using var reader = new KafkaSource(Options(Brokers, topic, "g-badkey") with { MetadataColumns = ["_key"] }).CreateReader(Context(dl));
+        await using var reader = new KafkaSource(Options(Brokers, topic, "g-badkey") with { MetadataColumns = ["_key"], PerMessageConsume = perMessage }).CreateReader(Context(dl));
         var rows = await ReadRowsAsync(reader, 1);
         Assert.Equal(["2|n2|0.5|2026-01-01T00:00:02.000000Z|ok"], rows);
         var letter = Assert.Single(dl.Letters);
