@@ -135,6 +135,74 @@ public static class ServerProcess
     /// <summary>Sends a signal to a process (used by fault-injection tests).</summary>
     public static void Signal(int pid, int sig) => _ = kill(pid, sig);
 
+    /// <summary>
+    /// Sends <paramref name="sig"/> (a graceful stop) and waits for the exit. A process still running after
+    /// <paramref name="timeout"/> is described (its signal masks and every thread's name, state and wait channel, so a
+    /// stuck signal handler or task shows), killed, and reported as a <see cref="TimeoutException"/> carrying
+    /// <paramref name="output"/> (what it printed): a test fails with evidence instead of hanging the run.
+    /// </summary>
+    public static async Task SignalAndWaitAsync(Process p, int sig, TimeSpan timeout, Func<Task<string>>? output, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        var sent = kill(p.Id, sig) == 0 ? "sent" : $"not sent (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})";
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(timeout);
+        try
+        {
+            await p.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+        }
+        var state = DescribeProcess(p.Id);
+        try
+        {
+            p.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // exited meanwhile
+        }
+        await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        var printed = output is null ? "" : await output().ConfigureAwait(false);
+        throw new TimeoutException($"pid {p.Id} was still running {timeout.TotalSeconds:0}s after signal {sig} ({sent}; killed now). {state}{Environment.NewLine}Output:{Environment.NewLine}{printed}");
+    }
+
+    /// <summary>Signal masks and threads of a live process, from /proc.</summary>
+    public static string DescribeProcess(int pid)
+    {
+        var sb = new System.Text.StringBuilder();
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                if (line.StartsWith("Sig", StringComparison.Ordinal) || line.StartsWith("ShdPnd", StringComparison.Ordinal) || line.StartsWith("State", StringComparison.Ordinal))
+                    sb.Append(line.Replace('\t', ' ')).Append("; ");
+            sb.Append("threads:");
+            foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+            {
+                string Read(string f)
+                {
+                    try { return File.ReadAllText(Path.Combine(task, f)).Trim(); }
+                    catch (IOException) { return "?"; }
+                    catch (UnauthorizedAccessException) { return "?"; }
+                }
+                var stat = Read("stat");
+                var st = stat.LastIndexOf(')') is var close and > 0 && close + 2 < stat.Length ? stat[close + 2].ToString() : "?";
+                sb.Append($" [{Path.GetFileName(task)} {Read("comm")} {st} {Read("wchan")}]");
+            }
+        }
+        catch (IOException e)
+        {
+            sb.Append($"(not readable: {e.Message})");
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            sb.Append($"(not readable: {e.Message})");
+        }
+        return sb.ToString();
+    }
+
     public static async Task WaitUntilAsync(Func<Task<bool>> probe, TimeSpan timeout, Func<string> describeFailure)
     {
         var sw = Stopwatch.StartNew();

@@ -41,4 +41,20 @@ public sealed class ServerProcessTests : IDisposable
         Assert.True(text != null, $"the log was not closed 60 s after the output ended: {ServerProcess.TailOf(log)}");
         Assert.Equal(["early", "late", "late-err"], text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task A_process_that_ignores_the_stop_signal_is_described_killed_and_reported_instead_of_hanging_the_test()
+    {
+        using var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "trap '' TERM; echo ready; sleep 60"]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        Assert.Equal("ready", await p.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken));
+        var sw = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<TimeoutException>(() => ServerProcess.SignalAndWaitAsync(p, ServerProcess.SIGTERM, TimeSpan.FromSeconds(1), () => Task.FromResult("its output"), TestContext.Current.CancellationToken));
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"took {sw.Elapsed}");
+        Assert.True(p.HasExited);
+        Assert.Contains("after signal 15 (sent; killed now)", e.Message, StringComparison.Ordinal);
+        var ignored = System.Text.RegularExpressions.Regex.Match(e.Message, @"SigIgn:\s+([0-9a-f]+)");
+        Assert.True(ignored.Success && (Convert.ToUInt64(ignored.Groups[1].Value, 16) & (1UL << 14)) != 0, e.Message); // bit 15 (SIGTERM) ignored
+        Assert.Contains("threads: [", e.Message, StringComparison.Ordinal);
+        Assert.Contains("its output", e.Message, StringComparison.Ordinal);
+    }
 }

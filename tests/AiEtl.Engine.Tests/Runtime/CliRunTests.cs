@@ -47,8 +47,7 @@ public sealed class CliRunTests : IDisposable
         using var p = Cli.Start(_dir, "run", spec, "--no-progress");
         var stderr = p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         await WaitForOutputAsync(Path.Combine(_dir, "drain.jsonl"), p);
-        global::AiEtl.TestSupport.ServerProcess.Signal(p.Id, global::AiEtl.TestSupport.ServerProcess.SIGTERM);
-        await p.WaitForExitAsync(TestContext.Current.CancellationToken);
+        await global::AiEtl.TestSupport.ServerProcess.SignalAndWaitAsync(p, global::AiEtl.TestSupport.ServerProcess.SIGTERM, TimeSpan.FromSeconds(60), () => stderr, TestContext.Current.CancellationToken);
         var err = await stderr;
         Assert.True(p.ExitCode == 0, err);
         Assert.Contains("stopped (drained)", err);
@@ -64,8 +63,7 @@ public sealed class CliRunTests : IDisposable
         var sw = Stopwatch.StartNew();
         while (File.ReadAllLines(Path.Combine(_dir, "drain.jsonl")).Length <= lines.Length && sw.Elapsed < TimeSpan.FromSeconds(60))
             await Task.Delay(50, TestContext.Current.CancellationToken);
-        global::AiEtl.TestSupport.ServerProcess.Signal(again.Id, global::AiEtl.TestSupport.ServerProcess.SIGINT);
-        await again.WaitForExitAsync(TestContext.Current.CancellationToken);
+        await global::AiEtl.TestSupport.ServerProcess.SignalAndWaitAsync(again, global::AiEtl.TestSupport.ServerProcess.SIGINT, TimeSpan.FromSeconds(60), () => err2, TestContext.Current.CancellationToken);
         Assert.True(again.ExitCode == 0, await err2);
         var ids = File.ReadAllLines(Path.Combine(_dir, "drain.jsonl")).Select(l => l.Split(',')[0]).ToList();
         Assert.Equal(ids.Count, ids.Distinct().Count());

@@ -110,8 +110,7 @@ public sealed class OperabilityTests : IDisposable
         Assert.Contains("ready         yes", statusOut);
         Assert.Contains("pipeline      ops", statusOut);
 
-        ServerProcess.Signal(p.Id, ServerProcess.SIGTERM);
-        await p.WaitForExitAsync(ct);
+        await ServerProcess.SignalAndWaitAsync(p, ServerProcess.SIGTERM, TimeSpan.FromSeconds(60), () => stderr, ct);
         var err = await stderr;
         Assert.True(p.ExitCode == 0, err);
 

@@ -56,8 +56,7 @@ public sealed class SavepointTests : IDisposable
             await Task.Delay(50, ct);
         // A few more checkpoints, so that keep: 1 has pruned older ones.
         await Task.Delay(800, ct);
-        ServerProcess.Signal(p.Id, ServerProcess.SIGTERM);
-        await p.WaitForExitAsync(ct);
+        await ServerProcess.SignalAndWaitAsync(p, ServerProcess.SIGTERM, TimeSpan.FromSeconds(60), () => Task.FromResult(Err()), ct);
         await reader;
         Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {Err()}");
         return Err();

@@ -102,8 +102,9 @@ internal static class Aietl
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
+                var state = ServerProcess.DescribeProcess(_p.Id);
                 _p.Kill();
-                throw new TimeoutException($"aietl did not exit within {timeout}: {Stderr}");
+                throw new TimeoutException($"aietl did not exit within {timeout}: {state}{Environment.NewLine}{Stderr}");
             }
             await Task.WhenAll(_out, _err).WaitAsync(TimeSpan.FromSeconds(10), ct);
             return _p.ExitCode;

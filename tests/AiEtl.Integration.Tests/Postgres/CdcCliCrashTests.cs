@@ -73,8 +73,7 @@ public sealed class CdcCliCrashTests(PostgresFixture fx)
         {
             var stderr = p.StandardError.ReadToEndAsync(Ct);
             await h.WaitEqualAsync("t", Ct, timeout: TimeSpan.FromMinutes(3));
-            ServerProcess.Signal(p.Id, ServerProcess.SIGINT);
-            await p.WaitForExitAsync(Ct);
+            await ServerProcess.SignalAndWaitAsync(p, ServerProcess.SIGINT, TimeSpan.FromSeconds(120), () => stderr, Ct);
             Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {await stderr}");
         }
     }

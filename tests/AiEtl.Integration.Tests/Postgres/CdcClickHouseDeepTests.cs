@@ -162,8 +162,7 @@ public sealed partial class CdcClickHouseTests
             while (i < want.Count && i < got.Count && want[i] == got[i]) i++;
             Assert.True(got.SequenceEqual(want), $"after {ops} operations and 10 kills: {want.Count} rows in PostgreSQL, {got.Count} in ClickHouse, first difference at row {i}: " +
                 $"{(i < want.Count ? Encoding.UTF8.GetString(Convert.FromHexString(want[i])) : "(none)")} / {(i < got.Count ? Encoding.UTF8.GetString(Convert.FromHexString(got[i])) : "(none)")}");
-            ServerProcess.Signal(p.Id, ServerProcess.SIGINT);
-            await p.WaitForExitAsync(Ct);
+            await ServerProcess.SignalAndWaitAsync(p, ServerProcess.SIGINT, TimeSpan.FromSeconds(120), () => stderr, Ct);
             Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {await stderr}");
         }
     }
