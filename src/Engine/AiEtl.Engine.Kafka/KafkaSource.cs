@@ -51,17 +51,51 @@ public sealed class KafkaSource : ISource
         Schema = b.Build();
         MetadataSchema = new Schema(Schema.FieldsList.Skip(options.Schema.FieldsList.Count).ToList(), null);
         _partitions = new Lazy<IReadOnlyList<int>>(FetchPartitionCounts);
-        if (options.Format == KafkaFormat.Avro)
-            _avroSchemas = new Lazy<IAvroSchemaProvider>(() => options.AvroSchemas ?? new SchemaRegistryProvider(options.SchemaRegistry!));
     }
 
-    private readonly Lazy<IAvroSchemaProvider>? _avroSchemas;
+    private readonly Lock _schemasLock = new();
+    private IAvroSchemaProvider? _avroSchemas;
+    private int _schemaUsers;
 
     /// <summary>With <c>format: avro</c>: the reader columns (and their defaults).</summary>
     internal AvroReaderSchema? AvroReader { get; }
 
-    /// <summary>With <c>format: avro</c>: the writer schemas (one registry client shared by the readers).</summary>
-    internal IAvroSchemaProvider AvroSchemas => _avroSchemas!.Value;
+    /// <summary>
+    /// With <c>format: avro</c>: the writer schemas, one registry client shared by the readers of a run. Each reader
+    /// takes it here and gives it back with <see cref="ReleaseAvroSchemas"/>; the last one back disposes the client
+    /// (its HTTP connections), and a later run creates a new one.
+    /// </summary>
+    internal IAvroSchemaProvider AcquireAvroSchemas()
+    {
+        lock (_schemasLock)
+        {
+            _avroSchemas ??= Options.AvroSchemas ?? new SchemaRegistryProvider(Options.SchemaRegistry!);
+            _schemaUsers++;
+            return _avroSchemas;
+        }
+    }
+
+    /// <summary>The registry client of the current run (null between runs) and how many readers hold it.</summary>
+    internal (IAvroSchemaProvider? Provider, int Users) AvroSchemasInUse
+    {
+        get
+        {
+            lock (_schemasLock) return (_avroSchemas, _schemaUsers);
+        }
+    }
+
+    internal void ReleaseAvroSchemas()
+    {
+        IDisposable? dispose = null;
+        lock (_schemasLock)
+        {
+            if (_schemaUsers == 0 || --_schemaUsers > 0) return;
+            // A provider handed in through the options belongs to whoever made it.
+            if (Options.AvroSchemas is null) dispose = _avroSchemas as IDisposable;
+            _avroSchemas = null;
+        }
+        dispose?.Dispose();
+    }
 
     public string Name { get; }
 

@@ -101,12 +101,21 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         _needHeaders = _metaColumns.Contains(MetaColumn.Headers);
         if (_metaColumns.Contains(MetaColumn.Key)) _keys = new KeyCapture();
         _values = _options.Format == KafkaFormat.Avro
-            ? new AvroValueDecoder(new AvroRowDecoder(source.AvroReader!, source.AvroSchemas), _data, _keys)
+            ? new AvroValueDecoder(new AvroRowDecoder(source.AvroReader!, AcquireSchemas(source)), _data, _keys)
             : new ValueDecoder(new JsonRowDecoder(_options.Schema, _options.Columns), _data, _keys);
         _metricTags = [new("pipeline", context.Metrics.Pipeline), new("operator", source.Name)];
     }
 
     private enum MetaColumn : byte { Key, Topic, Partition, Offset, Timestamp, Headers }
+
+    private bool _holdsSchemas;
+
+    private IAvroSchemaProvider AcquireSchemas(KafkaSource source)
+    {
+        var schemas = source.AcquireAvroSchemas();
+        _holdsSchemas = true;
+        return schemas;
+    }
 
     /// <summary>Whether messages are taken with librdkafka's batch call (else Confluent's per-message Consume); known once started.</summary>
     internal bool UsesBatchConsume => _native is not null;
@@ -700,6 +709,11 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         _data.Dispose();
         _meta?.Dispose();
         _headerWriter?.Dispose();
+        if (_holdsSchemas)
+        {
+            _holdsSchemas = false;
+            _source.ReleaseAvroSchemas();
+        }
         return default;
     }
 

@@ -307,4 +307,37 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
         Assert.Equal(0, rows);
         Assert.Empty(deadLetters.Letters);
     }
+
+    [Fact]
+    public async Task The_registry_client_is_shared_by_the_readers_of_a_run_and_disposed_when_the_last_one_closes()
+    {
+        var topic = NewTopic("avro-client", 2);
+        await using var registry = SchemaRegistryStandIn.Start();
+        var source = new KafkaSource(new KafkaSourceOptions
+        {
+            Name = "orders",
+            Brokers = Brokers,
+            Topics = [topic],
+            Group = "avro-client",
+            Start = KafkaStart.Earliest,
+            Schema = new Apache.Arrow.Schema.Builder().Field(ColumnTypes.Field("id", ColumnKind.Int64, nullable: false)).Build(),
+            Format = KafkaFormat.Avro,
+            SchemaRegistry = new AvroRegistryOptions { Url = registry.Url },
+        });
+        Assert.Equal((null, 0), source.AvroSchemasInUse);
+        var first = source.CreateReader(Context(new ListDeadLetters(), 0, 2));
+        var second = source.CreateReader(Context(new ListDeadLetters(), 1, 2));
+        var (client, users) = source.AvroSchemasInUse;
+        Assert.IsType<SchemaRegistryProvider>(client);
+        Assert.Equal(2, users);
+        await first.DisposeAsync();
+        Assert.Equal((client, 1), source.AvroSchemasInUse);
+        await second.DisposeAsync();
+        Assert.Equal((null, 0), source.AvroSchemasInUse);
+        // Disposed: its HTTP client is gone.
+        Assert.ThrowsAny<ObjectDisposedException>(() => ((SchemaRegistryProvider)client!).TryGetWriterSchema(1, out _, out _));
+        // A later run gets a client of its own.
+        await using var third = source.CreateReader(Context(new ListDeadLetters(), 0, 1));
+        Assert.NotSame(client, source.AvroSchemasInUse.Provider);
+    }
 }
