@@ -274,17 +274,7 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
         var url = registry.Url;
         await registry.DisposeAsync();
 
-        var source = new KafkaSource(new KafkaSourceOptions
-        {
-            Name = "orders",
-            Brokers = Brokers,
-            Topics = [topic],
-            Group = "avro-down",
-            Start = KafkaStart.Earliest,
-            Schema = new Apache.Arrow.Schema.Builder().Field(ColumnTypes.Field("id", ColumnKind.Int64, nullable: false)).Build(),
-            Format = KafkaFormat.Avro,
-            SchemaRegistry = new AvroRegistryOptions { Url = url, RequestTimeout = TimeSpan.FromSeconds(5) },
-        });
+        var source = new KafkaSource(IdOptions(topic, "avro-down", new AvroRegistryOptions { Url = url, RequestTimeout = TimeSpan.FromSeconds(5) }));
         var deadLetters = new ListDeadLetters();
         await using var reader = source.CreateReader(Context(deadLetters));
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -313,17 +303,7 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
     {
         var topic = NewTopic("avro-client", 2);
         await using var registry = SchemaRegistryStandIn.Start();
-        var source = new KafkaSource(new KafkaSourceOptions
-        {
-            Name = "orders",
-            Brokers = Brokers,
-            Topics = [topic],
-            Group = "avro-client",
-            Start = KafkaStart.Earliest,
-            Schema = new Apache.Arrow.Schema.Builder().Field(ColumnTypes.Field("id", ColumnKind.Int64, nullable: false)).Build(),
-            Format = KafkaFormat.Avro,
-            SchemaRegistry = new AvroRegistryOptions { Url = registry.Url },
-        });
+        var source = new KafkaSource(IdOptions(topic, "avro-client", new AvroRegistryOptions { Url = registry.Url }));
         Assert.Equal((null, 0), source.AvroSchemasInUse);
         var first = source.CreateReader(Context(new ListDeadLetters(), 0, 2));
         var second = source.CreateReader(Context(new ListDeadLetters(), 1, 2));
@@ -340,4 +320,17 @@ public sealed class AvroKafkaPipelineTests(KafkaFixture fx)
         await using var third = source.CreateReader(Context(new ListDeadLetters(), 0, 1));
         Assert.NotSame(client, source.AvroSchemasInUse.Provider);
     }
+
+    /// <summary>An Avro source of one <c>id</c> column read from the start of <paramref name="topic"/>.</summary>
+    private KafkaSourceOptions IdOptions(string topic, string group, AvroRegistryOptions registry) => new()
+    {
+        Name = "orders",
+        Brokers = Brokers,
+        Topics = [topic],
+        Group = group,
+        Start = KafkaStart.Earliest,
+        Schema = new Apache.Arrow.Schema.Builder().Field(ColumnTypes.Field("id", ColumnKind.Int64, nullable: false)).Build(),
+        Format = KafkaFormat.Avro,
+        SchemaRegistry = registry,
+    };
 }
