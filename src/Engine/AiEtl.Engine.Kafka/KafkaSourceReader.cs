@@ -100,9 +100,24 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         _needTimestamp = _metaColumns.Contains(MetaColumn.Timestamp);
         _needHeaders = _metaColumns.Contains(MetaColumn.Headers);
         if (_metaColumns.Contains(MetaColumn.Key)) _keys = new KeyCapture();
-        _values = _options.Format == KafkaFormat.Avro
-            ? new AvroValueDecoder(new AvroRowDecoder(source.AvroReader!, AcquireSchemas(source)), _data, _keys)
-            : new ValueDecoder(new JsonRowDecoder(_options.Schema, _options.Columns), _data, _keys);
+        if (_options.Format == KafkaFormat.Avro)
+        {
+            var schemas = AcquireSchemas(source);
+            try
+            {
+                _values = new AvroValueDecoder(new AvroRowDecoder(source.AvroReader!, schemas), _data, _keys);
+            }
+            catch
+            {
+                _holdsSchemas = false;
+                source.ReleaseAvroSchemas();
+                throw;
+            }
+        }
+        else
+        {
+            _values = new ValueDecoder(new JsonRowDecoder(_options.Schema, _options.Columns), _data, _keys);
+        }
         _metricTags = [new("pipeline", context.Metrics.Pipeline), new("operator", source.Name)];
     }
 
@@ -237,14 +252,17 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
                 for (; i < n; i++)
                 {
                     var m = native[i];
-                    var topic = _singleTopic ? null : native.TopicName(m->Rkt);
+                    // An error of the whole client (fatal, group authorization) names no topic; errors that name
+                    // one carry a short-lived topic handle, so only messages and EOFs go through the name cache.
+                    var topic = _singleTopic || m->Rkt == 0 ? null
+                        : m->Err is 0 or NativeBatchConsumer.PartitionEof ? native.TopicName(m->Rkt) : native.TopicNameUncached(m->Rkt);
                     if (m->Err == NativeBatchConsumer.PartitionEof)
                     {
                         OnPartitionEof(IndexOf(topic, m->Partition), m->Offset);
                     }
                     else if (m->Err != 0)
                     {
-                        OnConsumeError(new Error((ErrorCode)m->Err, native.ErrorText(m)), topic ?? _owned[0].Topic, m->Partition, null);
+                        OnConsumeError(new Error((ErrorCode)m->Err, native.ErrorText(m)), topic ?? _owned[0].Topic, m->Rkt == 0 ? -1 : m->Partition, null);
                     }
                     else
                     {

@@ -121,6 +121,7 @@ internal sealed unsafe class NativeBatchConsumer : IDisposable
     {
         for (var i = from; i < _count; i++)
         {
+            if (_messages[i] == null) continue;
             _api.MessageDestroy(_messages[i]);
             _messages[i] = null;
         }
@@ -135,14 +136,21 @@ internal sealed unsafe class NativeBatchConsumer : IDisposable
         _messages[i] = null;
     }
 
-    /// <summary>The topic of a message, by librdkafka's topic handle (names are cached per handle).</summary>
+    /// <summary>
+    /// The topic of a message or partition EOF, by librdkafka's topic handle: those handles live as long as the
+    /// client, so names are cached per handle.
+    /// </summary>
     public string TopicName(nint rkt)
     {
+        if (rkt == 0) return "";
         if (_topics.TryGetValue(rkt, out var name)) return name;
-        name = Marshal.PtrToStringUTF8(_api.TopicName(rkt)) ?? "";
+        name = TopicNameUncached(rkt);
         _topics[rkt] = name;
         return name;
     }
+
+    /// <summary>The topic named by an error message: its handle may be made for that error alone, so it is not cached.</summary>
+    public string TopicNameUncached(nint rkt) => rkt == 0 ? "" : Marshal.PtrToStringUTF8(_api.TopicName(rkt)) ?? "";
 
     /// <summary>The error text of an error message (librdkafka puts it in the payload), else the code's description.</summary>
     public string ErrorText(Message* m) =>
