@@ -1,3 +1,4 @@
+using AiEtl.Bench.Harness;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
@@ -75,29 +76,7 @@ public sealed class KafkaClickHouseEngine(string brokers, string topic, ClickHou
         using var abort = new CancellationTokenSource();
         var job = new JobRunner(plan.Graph, options).RunAsync(stop.Token, abort.Token);
         // The source is unbounded: stop gracefully once every message has been read.
-        var lastRows = -1L;
-        var lastProgress = Stopwatch.StartNew();
-        while (!job.IsCompleted)
-        {
-            var read = Interlocked.Read(ref metrics.SourceRows);
-            if (read >= rows)
-            {
-                stop.Cancel();
-                break;
-            }
-            if (read != lastRows)
-            {
-                lastRows = read;
-                lastProgress.Restart();
-            }
-            else if (lastProgress.Elapsed > TimeSpan.FromMinutes(2))
-            {
-                abort.Cancel();
-                throw new TimeoutException($"kafka-clickhouse engine: no progress for 2 minutes at {read:N0} of {rows:N0} rows");
-            }
-            Thread.Sleep(2);
-        }
-        var result = job.GetAwaiter().GetResult();
+        var result = BenchKafkaLoader.RunUntilRead(job, () => Interlocked.Read(ref metrics.SourceRows), rows, stopWhenRead: true, stop, abort, "kafka-clickhouse engine (rows)", 2);
         if (result.SourceRows != rows || result.SinkRows != rows)
             throw new ResultMismatchException($"engine ({delivery}): read {result.SourceRows:N0} and wrote {result.SinkRows:N0} rows, expected {rows:N0}");
         if (exposition != null && !exposition.Scrape().Contains("aietl_operator_rows_in_total", StringComparison.Ordinal))

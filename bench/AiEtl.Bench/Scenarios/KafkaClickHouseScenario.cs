@@ -52,7 +52,7 @@ public sealed class KafkaClickHouseScenario : IScenario
             sw.Restart();
             var expected = Load(broker.BootstrapServers, rows, partitions);
             var loadSeconds = sw.Elapsed.TotalSeconds;
-            var counts = PartitionCounts(broker.BootstrapServers, partitions);
+            var counts = BenchKafkaLoader.PartitionCounts(broker.BootstrapServers, Topic, partitions);
             if (counts.Sum() != rows)
                 throw new InvalidOperationException($"the broker holds {counts.Sum():N0} messages after loading {rows:N0}: the mock dropped data; use more partitions (now {partitions})");
             Log($"kafka-clickhouse: loaded {rows:N0} messages ({avgBytes:F0} B avg) in {loadSeconds:F1} s; broker holds {counts.Sum():N0} (checked); {expected}");
@@ -131,18 +131,7 @@ public sealed class KafkaClickHouseScenario : IScenario
     /// <summary>Produces the messages in runs of 256 per partition (full producer batches); returns the expected checksum.</summary>
     private static OrdersChecksum Load(string brokers, long rows, int partitions)
     {
-        using var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig
-        {
-            BootstrapServers = brokers,
-            LingerMs = 20,
-            BatchNumMessages = 10_000,
-            BatchSize = 4 << 20,
-            QueueBufferingMaxMessages = 1_000_000,
-            QueueBufferingMaxKbytes = 512 * 1024,
-            Acks = Acks.Leader,
-        }).Build();
-        var failed = 0L;
-        Action<DeliveryReport<Null, byte[]>> onDelivery = r => { if (r.Error.IsError) Interlocked.Increment(ref failed); };
+        using var loader = new BenchKafkaLoader(brokers);
         Span<byte> buf = stackalloc byte[KafkaClickHouseData.MaxMessageBytes];
         long qty = 0, cents = 0, nulls = 0;
         for (long i = 0; i < rows; i++)
@@ -151,38 +140,10 @@ public sealed class KafkaClickHouseScenario : IScenario
             qty += v.Qty;
             cents += v.AmountCents;
             if (v.Country < 0) nulls++;
-            var msg = new Message<Null, byte[]> { Value = buf[..KafkaClickHouseData.WriteJson(v, buf)].ToArray() };
-            var tp = new TopicPartition(Topic, (int)(i / 256 % partitions));
-            while (true)
-            {
-                try
-                {
-                    producer.Produce(tp, msg, onDelivery);
-                    break;
-                }
-                catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    producer.Poll(TimeSpan.FromMilliseconds(10));
-                }
-            }
+            loader.Produce(new TopicPartition(Topic, (int)(i / 256 % partitions)), buf[..KafkaClickHouseData.WriteJson(v, buf)].ToArray());
         }
-        if (producer.Flush(TimeSpan.FromMinutes(5)) != 0) throw new InvalidOperationException("loading: messages still unsent after 5 minutes");
-        if (failed != 0) throw new InvalidOperationException($"loading: {failed:N0} messages failed");
+        loader.Finish();
         return new OrdersChecksum(rows, qty, cents, nulls);
-    }
-
-    /// <summary>Messages per partition, from the broker's watermarks (every partition must start at offset 0).</summary>
-    private static long[] PartitionCounts(string brokers, int partitions)
-    {
-        using var c = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = brokers, GroupId = "bench-watermarks" }).Build();
-        var counts = new long[partitions];
-        for (var p = 0; p < partitions; p++)
-        {
-            var wm = c.QueryWatermarkOffsets(new TopicPartition(Topic, p), TimeSpan.FromSeconds(30));
-            if (wm.Low.Value != 0) throw new InvalidOperationException($"partition {p} starts at offset {wm.Low.Value}: the mock broker dropped messages (more partitions needed)");
-            counts[p] = wm.High.Value;
-        }
-        return counts;
     }
 
     private static void CheckTable(ClickHouseServer ch, string table, string who, OrdersChecksum expected)

@@ -1,3 +1,4 @@
+using AiEtl.Bench.Harness;
 using System.Diagnostics;
 using AiEtl.Engine;
 using AiEtl.Engine.Columns;
@@ -84,18 +85,7 @@ public static class NexmarkKafka
     /// <summary>Produces every stream's rows of <paramref name="events"/> events, runs of 256 per partition; returns rows per stream.</summary>
     public static long[] Load(string brokers, long events, int[] partitions)
     {
-        using var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig
-        {
-            BootstrapServers = brokers,
-            LingerMs = 20,
-            BatchNumMessages = 10_000,
-            BatchSize = 4 << 20,
-            QueueBufferingMaxMessages = 1_000_000,
-            QueueBufferingMaxKbytes = 512 * 1024,
-            Acks = Acks.Leader,
-        }).Build();
-        var failed = 0L;
-        Action<DeliveryReport<Null, byte[]>> onDelivery = r => { if (r.Error.IsError) Interlocked.Increment(ref failed); };
+        using var loader = new BenchKafkaLoader(brokers);
         var rows = new long[Streams.Length];
         for (var s = 0; s < Streams.Length; s++)
         {
@@ -104,40 +94,15 @@ public static class NexmarkKafka
             ForEachMessage(Source(stream, events), 0, events, (i, m) =>
             {
                 rows[s]++;
-                var msg = new Message<Null, byte[]> { Value = m.ToArray() };
-                var tp = new TopicPartition(topic, (int)(i / 256 % n));
-                while (true)
-                {
-                    try
-                    {
-                        producer.Produce(tp, msg, onDelivery);
-                        break;
-                    }
-                    catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                    {
-                        producer.Poll(TimeSpan.FromMilliseconds(10));
-                    }
-                }
+                loader.Produce(new TopicPartition(topic, (int)(i / 256 % n)), m.ToArray());
             });
         }
-        if (producer.Flush(TimeSpan.FromMinutes(5)) != 0) throw new InvalidOperationException("loading: messages still unsent after 5 minutes");
-        if (failed != 0) throw new InvalidOperationException($"loading: {failed:N0} messages failed");
+        loader.Finish();
         return rows;
     }
 
     /// <summary>Messages per partition of <paramref name="topic"/> from the broker's watermarks (each partition must start at offset 0).</summary>
-    public static long[] PartitionCounts(string brokers, string topic, int partitions)
-    {
-        using var c = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = brokers, GroupId = "bench-watermarks" }).Build();
-        var counts = new long[partitions];
-        for (var p = 0; p < partitions; p++)
-        {
-            var wm = c.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(30));
-            if (wm.Low.Value != 0) throw new InvalidOperationException($"{topic} partition {p} starts at offset {wm.Low.Value}: the mock broker dropped messages (more partitions needed)");
-            counts[p] = wm.High.Value;
-        }
-        return counts;
-    }
+    public static long[] PartitionCounts(string brokers, string topic, int partitions) => BenchKafkaLoader.PartitionCounts(brokers, topic, partitions);
 
     /// <summary>The pipeline: Kafka source <c>bid</c> (JSON, bid schema declared, event time <c>date_time</c>) → <paramref name="sql"/> → null.</summary>
     public static string Yaml(string brokers, string group, string sql, int parallelism, bool bounded = false)
@@ -200,29 +165,7 @@ public static class NexmarkKafka
         using var abort = new CancellationTokenSource();
         var job = new JobRunner(plan.Graph, options).RunAsync(stop.Token, abort.Token);
         // The source is unbounded: stop gracefully once every bid has been read (the stop emits open windows).
-        var lastRows = -1L;
-        var lastProgress = Stopwatch.StartNew();
-        while (!job.IsCompleted)
-        {
-            var read = Interlocked.Read(ref metrics.SourceRows) + letters.Count;
-            if (read >= bids && !bounded)
-            {
-                stop.Cancel();
-                break;
-            }
-            if (read != lastRows)
-            {
-                lastRows = read;
-                lastProgress.Restart();
-            }
-            else if (lastProgress.Elapsed > TimeSpan.FromMinutes(2))
-            {
-                abort.Cancel();
-                throw new TimeoutException($"nexmark kafka: no progress for 2 minutes at {read:N0} of {bids:N0} bids");
-            }
-            Thread.Sleep(1);
-        }
-        var result = job.GetAwaiter().GetResult();
+        var result = BenchKafkaLoader.RunUntilRead(job, () => Interlocked.Read(ref metrics.SourceRows) + letters.Count, bids, !bounded, stop, abort, "nexmark kafka (bids)", 1);
         if (letters.Count != 0) throw new ResultMismatchException($"nexmark kafka: {letters.Count:N0} bids went to the dead letters (first: {letters.First})");
         if (result.SourceRows != bids) throw new ResultMismatchException($"nexmark kafka: read {result.SourceRows:N0} bids, the topic holds {bids:N0}");
         return result.SinkRows;
