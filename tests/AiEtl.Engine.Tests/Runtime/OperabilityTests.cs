@@ -64,17 +64,49 @@ public sealed class OperabilityTests : IDisposable
     public async Task Metrics_readiness_status_and_json_logs_of_a_running_pipeline()
     {
         var ct = TestContext.Current.CancellationToken;
-        var port = FreePort();
         // The first periodic checkpoint comes after 4 s: long enough to see the endpoint answer "not ready" first.
-        using var p = Cli.Start(_dir, "run", Spec("rate: 50000", "4s"), "--no-progress", "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--log-format", "json", "--log-level", "debug");
-        var stderr = p.StandardError.ReadToEndAsync(ct);
+        // A free port can be taken by someone else before aietl binds it (other tests open connections all the
+        // time): then aietl says so and exits, and the test starts it again on another port.
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        int port;
+        Process p;
+        Task<string> stderr;
+        for (var attempt = 1; ; attempt++)
+        {
+            port = FreePort();
+            p = Cli.Start(_dir, "run", Spec("rate: 50000", "4s"), "--no-progress", "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--log-format", "json", "--log-level", "debug");
+            var printed = new System.Text.StringBuilder();
+            var proc = p;
+            stderr = Task.Run(async () =>
+            {
+                while (await proc.StandardError.ReadLineAsync(ct) is { } line)
+                    lock (printed) printed.AppendLine(line);
+                lock (printed) return printed.ToString();
+            }, ct);
+            // Up once aietl says it listens: only then is the port its own (another process may hold a port
+            // that was free a moment ago, and would answer in its place).
+            var listening = $"metrics and health on port {port}";
+            var up = Stopwatch.StartNew();
+            while (!p.HasExited && up.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                lock (printed)
+                    if (printed.ToString().Contains(listening, StringComparison.Ordinal)) break;
+                await Task.Delay(20, ct);
+            }
+            if (!p.HasExited) break;
+            var early = await stderr;
+            p.Dispose();
+            if (attempt == 3 || !early.Contains($"cannot listen on port {port}", StringComparison.Ordinal))
+                Assert.Fail($"aietl run exited before its endpoint answered: {early}");
+        }
+        using var _ = p;
         var sw = Stopwatch.StartNew();
         var sawNotReady = false;
         var ready = false;
-        while (sw.Elapsed < TimeSpan.FromSeconds(90) && !p.HasExited)
+        while (sw.Elapsed < TimeSpan.FromSeconds(90))
         {
+            if (p.HasExited) Assert.Fail($"aietl run exited ({p.ExitCode}) before it became ready: {await stderr}");
             var (status, body) = await GetAsync(http, port, "/readyz");
             if (status == HttpStatusCode.ServiceUnavailable)
             {
