@@ -126,6 +126,84 @@ public sealed class KafkaSourceTests(KafkaFixture fx)
         Assert.Equal("decode", byIndex[6].ErrorClass);
     }
 
+    /// <summary>
+    /// A corpus of valid, damaged (cut short, a byte changed, a byte inserted), random and empty messages and
+    /// tombstones: every message comes out exactly once, as a row or as a dead letter carrying its position and its
+    /// exact bytes, and every undamaged message as its row.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_corpus_of_damaged_and_random_messages_loses_nothing_and_keeps_every_raw_byte(bool perMessage)
+    {
+        const int partitions = 3, count = 3_000;
+        var topic = NewTopic(perMessage ? "corpus-pm" : "corpus", partitions);
+        var rng = new Random(20261129);
+        var values = new byte[]?[count];
+        var intact = new bool[count];
+        for (var i = 0; i < count; i++)
+        {
+            var order = Order(i);
+            var kind = rng.Next(100);
+            if (kind < 40)
+            {
+                values[i] = order;
+                intact[i] = true;
+            }
+            else if (kind < 50) values[i] = order[..rng.Next(order.Length)];
+            else if (kind < 60)
+            {
+                var v = (byte[])order.Clone();
+                v[rng.Next(v.Length)] = (byte)rng.Next(256);
+                values[i] = v;
+            }
+            else if (kind < 70)
+            {
+                var at = rng.Next(order.Length + 1);
+                values[i] = [.. order[..at], (byte)rng.Next(256), .. order[at..]];
+            }
+            else if (kind < 90)
+            {
+                var v = new byte[rng.Next(1, 3000)];
+                rng.NextBytes(v);
+                values[i] = v;
+            }
+            else if (kind < 95) values[i] = [];
+            else values[i] = null; // a tombstone
+        }
+        // Message i goes to partition i % 3, so its offset there is i / 3.
+        Produce(Brokers, topic, Enumerable.Range(0, count).Select(i => (i % partitions, values[i] ?? [])), (i, m) => values[i] is null ? new Message<byte[]?, byte[]> { Value = null! } : m);
+
+        var dl = new ListDeadLetters();
+        var options = Options(Brokers, topic, "g-corpus") with { MetadataColumns = ["_partition", "_offset"], PerMessageConsume = perMessage };
+        await using var reader = new KafkaSource(options).CreateReader(Context(dl));
+        var rows = new List<string[]>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (rows.Count + dl.Count < count && DateTime.UtcNow < deadline)
+        {
+            using var b = await reader.ReadNextBatchAsync(TestContext.Current.CancellationToken);
+            rows.AddRange(Rows(b!.Data).Select(r => r.Split('|')));
+        }
+        var seen = new int[count];
+        foreach (var r in rows)
+        {
+            var i = (int)(long.Parse(r[^1], System.Globalization.CultureInfo.InvariantCulture) * partitions + int.Parse(r[^2], System.Globalization.CultureInfo.InvariantCulture));
+            seen[i]++;
+            if (intact[i]) Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), r[0]);
+        }
+        foreach (var letter in dl.Letters)
+        {
+            var pos = letter.Position.ToDictionary(kv => kv.Key, kv => kv.Value);
+            var i = (int)((long)pos["offset"] * partitions + (int)pos["partition"]);
+            seen[i]++;
+            Assert.False(intact[i], $"message {i} is intact but went to the dead letters: {letter.Error}");
+            Assert.Equal(values[i] ?? [], letter.Raw.ToArray());
+            Assert.False(string.IsNullOrEmpty(letter.Error));
+        }
+        Assert.All(Enumerable.Range(0, count), i => Assert.True(seen[i] == 1, $"message {i} came out {seen[i]} times"));
+        Assert.True(dl.Count > count / 3, $"only {dl.Count} dead letters from a corpus that is more than half damaged");
+    }
+
     [Fact]
     public async Task Restoring_a_snapshot_position_resumes_with_nothing_lost_or_duplicated()
     {
