@@ -114,7 +114,9 @@ internal sealed class TablePlan
         }
         if (exactlyOnce)
         {
-            sb.Append(", ").Append(Ident(ClickHouseSinkOptions.WriterColumn)).Append(" String");
+            // The writer id repeats on every row: dictionary-encoded where the server has LowCardinality without
+            // the experimental switch, which saves the server parsing, sorting and compressing it row by row.
+            sb.Append(", ").Append(Ident(ClickHouseSinkOptions.WriterColumn)).Append(server.LowCardinalityIsExperimental ? " String" : " LowCardinality(String)");
             sb.Append(", ").Append(Ident(ClickHouseSinkOptions.CheckpointColumn)).Append(" UInt64");
         }
         sb.Append(") ENGINE = ");

@@ -1,4 +1,5 @@
 using AiEtl.Engine.ClickHouse;
+using AiEtl.Engine.Columns;
 using AiEtl.Engine.Connectors;
 using AiEtl.Engine.Spec;
 
@@ -49,6 +50,18 @@ public sealed class ClickHouseTypeTests
         var current = ServerVersion.Parse("24.8.4.13");
         Assert.True(current.HasDateTime64 && current.HasDate32 && current.HasMutationsSync && current.HasLightweightDelete);
         Assert.Throws<FormatException>(() => ServerVersion.Parse("unknown"));
+    }
+
+    [Fact]
+    public void A_created_exactly_once_table_dictionary_encodes_the_writer_column_where_the_server_allows_it()
+    {
+        var schema = new Apache.Arrow.Schema.Builder().Field(ColumnTypes.Field("id", ColumnKind.Int64, nullable: false)).Build();
+        var options = new ClickHouseSinkOptions { Url = "http://localhost:8123", Table = "t", OrderBy = ["id"], CreateTable = true };
+        var old = TablePlan.CreateTableSql(schema, options, ServerVersion.Parse("18.16.1"), exactlyOnce: true);
+        Assert.Contains("`_aietl_writer` String, `_aietl_checkpoint` UInt64", old, StringComparison.Ordinal);
+        var current = TablePlan.CreateTableSql(schema, options, ServerVersion.Parse("24.8.4.13"), exactlyOnce: true);
+        Assert.Contains("`_aietl_writer` LowCardinality(String), `_aietl_checkpoint` UInt64", current, StringComparison.Ordinal);
+        Assert.DoesNotContain("_aietl_writer", TablePlan.CreateTableSql(schema, options, ServerVersion.Parse("24.8.4.13"), exactlyOnce: false), StringComparison.Ordinal);
     }
 
     [Fact]
