@@ -288,7 +288,17 @@ internal sealed partial class PostgresCdcReader : ISourceReader
                 var c = await OpenAsync(ct).ConfigureAwait(false);
                 sessions.Add(c);
                 await ExecAsync(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ct).ConfigureAwait(false);
-                await ExecAsync(c, $"SET TRANSACTION SNAPSHOT '{slot.SnapshotName}'", ct).ConfigureAwait(false);
+                try
+                {
+                    await ExecAsync(c, $"SET TRANSACTION SNAPSHOT '{slot.SnapshotName}'", ct).ConfigureAwait(false);
+                }
+                catch (PostgresException e) when (e.SqlState == "22023")
+                {
+                    // The snapshot lives only while the replication connection that exported it is open and idle.
+                    throw new CdcSlotException(
+                        $"postgres cdc source '{_o.Name}': the replication connection that exported the initial snapshot of slot '{_o.Slot}' closed before the snapshot was taken up ({e.MessageText}); " +
+                        "nothing was read from it yet: a restart takes the snapshot again");
+                }
             }
             var chunks = new ConcurrentQueue<Chunk>();
             foreach (var t in _schema.Tables)
