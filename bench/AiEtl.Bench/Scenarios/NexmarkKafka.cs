@@ -101,9 +101,6 @@ public static class NexmarkKafka
         return rows;
     }
 
-    /// <summary>Messages per partition of <paramref name="topic"/> from the broker's watermarks (each partition must start at offset 0).</summary>
-    public static long[] PartitionCounts(string brokers, string topic, int partitions) => BenchKafkaLoader.PartitionCounts(brokers, topic, partitions);
-
     /// <summary>The pipeline: Kafka source <c>bid</c> (JSON, bid schema declared, event time <c>date_time</c>) → <paramref name="sql"/> → null.</summary>
     public static string Yaml(string brokers, string group, string sql, int parallelism, bool bounded = false)
     {

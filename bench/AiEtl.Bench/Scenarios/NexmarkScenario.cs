@@ -182,7 +182,7 @@ public sealed class NexmarkScenario : IScenario
         var bidCounts = System.Array.Empty<long>();
         for (var s = 0; s < topics.Length; s++)
         {
-            var perPartition = NexmarkKafka.PartitionCounts(broker.BootstrapServers, topics[s].Topic, topics[s].Item2);
+            var perPartition = AiEtl.Bench.Harness.BenchKafkaLoader.PartitionCounts(broker.BootstrapServers, topics[s].Topic, topics[s].Item2);
             if (topics[s].Topic == "bid") bidCounts = perPartition;
             var held = perPartition.Sum();
             if (held != rows[s])

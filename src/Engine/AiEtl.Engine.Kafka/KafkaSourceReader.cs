@@ -102,17 +102,17 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
         if (_metaColumns.Contains(MetaColumn.Key)) _keys = new KeyCapture();
         if (_options.Format == KafkaFormat.Avro)
         {
-            var schemas = AcquireSchemas(source);
+            var schemas = source.AcquireAvroSchemas();
             try
             {
                 _values = new AvroValueDecoder(new AvroRowDecoder(source.AvroReader!, schemas), _data, _keys);
             }
             catch
             {
-                _holdsSchemas = false;
                 source.ReleaseAvroSchemas();
                 throw;
             }
+            _holdsSchemas = true;
         }
         else
         {
@@ -123,14 +123,7 @@ internal sealed class KafkaSourceReader : ISourceReader, ISplitEventTime
 
     private enum MetaColumn : byte { Key, Topic, Partition, Offset, Timestamp, Headers }
 
-    private bool _holdsSchemas;
-
-    private IAvroSchemaProvider AcquireSchemas(KafkaSource source)
-    {
-        var schemas = source.AcquireAvroSchemas();
-        _holdsSchemas = true;
-        return schemas;
-    }
+    private bool _holdsSchemas; // took the source's registry client (format: avro); given back on dispose
 
     /// <summary>Whether messages are taken with librdkafka's batch call (else Confluent's per-message Consume); known once started.</summary>
     internal bool UsesBatchConsume => _native is not null;
